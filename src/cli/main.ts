@@ -1,0 +1,39 @@
+/**
+ * The `sandpod` command. This file only dispatches: each command lives in src/cli/commands/.
+ */
+import { describeError } from '../errors.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {};
+
+export function usage(): string {
+  return [
+    'usage: sandpod <command> [options]',
+    '',
+    'commands:',
+    ...Object.keys(commands).sort().map((c) => `  ${c}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`sandpod: unknown command "${name}"\n${usage()}\n`);
+    return 2;
+  }
+  return (await load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`sandpod: ${describeError(err)}\n`);
+    process.exitCode = 1;
+  },
+);
