@@ -2,10 +2,13 @@
  * The `sandpod` command. This file only dispatches: each command lives in src/cli/commands/.
  */
 import { describeError } from '../errors.js';
+import { UsageError } from './options.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const commands: Record<string, () => Promise<Command>> = {};
+const commands: Record<string, () => Promise<Command>> = {
+  sandbox: async () => (await import('./commands/sandbox.js')).sandbox,
+};
 
 export function usage(): string {
   return [
@@ -33,6 +36,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`sandpod: ${describeError(err)}\n`);
     process.exitCode = 1;
   },

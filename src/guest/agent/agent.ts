@@ -1,0 +1,192 @@
+/**
+ * The guest agent: answers the host's requests over the framed channel, mounts the sandbox rootfs and runs
+ * processes chrooted into it, streaming their output and exit status back. It runs as the guest's PID 1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { constants, release } from 'node:os';
+import type { IPty } from 'node-pty';
+import {
+  hostMessageSchema, PROTOCOL_VERSION,
+  type GuestMessage, type HostMessage, type HostRequest, type ProcessSpec, type ReadyInfo,
+} from '../../protocol/index.js';
+import { SandpodError, describeError } from '../../errors.js';
+import {
+  BUSYBOX, MOUNT_ROOTFS_SCRIPT, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_UNSHARE, SANDBOX_ROOT,
+} from '../layout.js';
+import { findExecutable, isDirectoryInRoot } from './resolve.js';
+
+type Send = (m: GuestMessage) => Promise<void>;
+
+type PtyModule = typeof import('node-pty');
+
+interface RunningProcess {
+  pid: number;
+  writeStdin(data: Buffer): void;
+  closeStdin(): void;
+  resize(rows: number, cols: number): void;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function readyInfo(): ReadyInfo {
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return {
+    protocol: PROTOCOL_VERSION,
+    kernel: release(),
+    bootMs: Math.round(uptime * 1000),
+    bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+  };
+}
+
+function run(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')}: exit ${code}: ${out.trim()}`))));
+  });
+}
+
+export class GuestAgent {
+  private rootReady = false;
+  private readonly procs = new Map<string, RunningProcess>();
+  private pty: PtyModule | undefined;
+
+  constructor(private readonly send: Send) {}
+
+  async handle(raw: unknown): Promise<void> {
+    const parsed = hostMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      const id = typeof raw === 'object' && raw !== null && 'id' in raw && typeof raw.id === 'number' ? raw.id : undefined;
+      if (id !== undefined) await this.fail(id, new SandpodError('Invalid', `malformed request: ${parsed.error.issues[0]?.message ?? 'invalid'}`));
+      return;
+    }
+    const msg = parsed.data;
+    if (!('id' in msg)) { this.handleStream(msg); return; }
+    try {
+      const result = await this.handleRequest(msg);
+      await this.send({ type: 'reply', id: msg.id, result });
+    } catch (err) {
+      await this.fail(msg.id, err);
+    }
+    if (msg.type === 'shutdown') this.powerOff();
+  }
+
+  private fail(id: number, err: unknown): Promise<void> {
+    const kind = err instanceof SandpodError ? err.kind : 'Internal';
+    return this.send({ type: 'failure', id, error: { kind, message: describeError(err) } });
+  }
+
+  private handleStream(msg: Exclude<HostMessage, HostRequest>): void {
+    const p = this.procs.get(msg.proc);
+    if (!p) return;
+    switch (msg.type) {
+      case 'stdin': p.writeStdin(Buffer.from(msg.data, 'base64')); break;
+      case 'close-stdin': p.closeStdin(); break;
+      case 'resize': p.resize(msg.rows, msg.cols); break;
+    }
+  }
+
+  private async handleRequest(msg: HostRequest): Promise<unknown> {
+    switch (msg.type) {
+      case 'hello': return { nonce: msg.nonce, info: readyInfo() };
+      case 'setup': return this.setup(msg.hostname, msg.rootfsTag);
+      case 'exec': return this.exec(msg.proc, msg.spec);
+      case 'signal': return this.signal(msg.proc, msg.signal);
+      case 'shutdown': return {};
+    }
+  }
+
+  private async setup(hostname: string, tag: string): Promise<unknown> {
+    if (this.rootReady) throw new SandpodError('FailedPrecondition', 'the sandbox rootfs is already mounted');
+    writeFileSync('/proc/sys/kernel/hostname', hostname);
+    await run(BUSYBOX, ['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, tag]);
+    this.rootReady = true;
+    return {};
+  }
+
+  private async exec(id: string, spec: ProcessSpec): Promise<unknown> {
+    if (!this.rootReady) throw new SandpodError('FailedPrecondition', 'exec before setup: the sandbox rootfs is not mounted');
+    if (this.procs.has(id)) throw new SandpodError('AlreadyExists', `process ${id} already exists`);
+    const env = envObject(spec.env);
+    const cmd = spec.args[0] as string;
+    const exe = await findExecutable(SANDBOX_ROOT, cmd, env['PATH'] ?? DEFAULT_PATH, spec.cwd);
+    if (!exe) throw new SandpodError('NotFound', `executable "${cmd}" not found in the sandbox rootfs (PATH=${env['PATH'] ?? DEFAULT_PATH})`);
+    if (!(await isDirectoryInRoot(SANDBOX_ROOT, spec.cwd))) throw new SandpodError('NotFound', `working directory "${spec.cwd}" does not exist in the sandbox rootfs`);
+    const argv = ['--library-path', RUNTIME_LIB_PATH, RUNTIME_UNSHARE, `--root=${SANDBOX_ROOT}`, `--wd=${spec.cwd}`, '--', ...spec.args];
+    const proc = spec.terminal ? await this.startPty(id, argv, env, spec) : this.startPiped(id, argv, env, spec);
+    this.procs.set(id, proc);
+    return { pid: proc.pid };
+  }
+
+  private startPiped(id: string, argv: string[], env: Record<string, string>, spec: ProcessSpec): RunningProcess {
+    const child: ChildProcess = spawn(RUNTIME_LD_SO, argv, { env, stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d: Buffer) => void this.send({ type: 'output', proc: id, stream: 'stdout', data: d.toString('base64') }));
+    child.stderr?.on('data', (d: Buffer) => void this.send({ type: 'output', proc: id, stream: 'stderr', data: d.toString('base64') }));
+    child.stdin?.on('error', () => undefined);
+    child.on('close', (code, signal) => {
+      this.procs.delete(id);
+      void this.send({ type: 'exit', proc: id, code, signal });
+    });
+    return {
+      pid: child.pid ?? -1,
+      writeStdin: (d) => { child.stdin?.write(d); },
+      closeStdin: () => { child.stdin?.end(); },
+      resize: () => undefined,
+    };
+  }
+
+  private async startPty(id: string, argv: string[], env: Record<string, string>, spec: ProcessSpec): Promise<RunningProcess> {
+    this.pty ??= await import('node-pty');
+    const term: IPty = this.pty.spawn(RUNTIME_LD_SO, argv, {
+      name: env['TERM'] ?? 'xterm', cols: spec.cols ?? 80, rows: spec.rows ?? 24, cwd: '/', env, encoding: null,
+    });
+    term.onData((d: string | Buffer) => void this.send({ type: 'output', proc: id, stream: 'stdout', data: Buffer.from(d).toString('base64') }));
+    term.onExit(({ exitCode, signal }) => {
+      // node-pty can report the exit before the last output has been read: let pending reads land first.
+      setTimeout(() => {
+        this.procs.delete(id);
+        void this.send({ type: 'exit', proc: id, code: signal ? null : exitCode, signal: signal ? signalName(signal) : null });
+      }, 50);
+    });
+    return {
+      pid: term.pid,
+      writeStdin: (d) => term.write(d),
+      closeStdin: () => term.write('\x04'),
+      resize: (rows, cols) => term.resize(cols, rows),
+    };
+  }
+
+  private signal(id: string, signal: string): unknown {
+    const p = this.procs.get(id);
+    if (!p) throw new SandpodError('NotFound', `process ${id} is not running`);
+    try {
+      process.kill(p.pid, signal as NodeJS.Signals);
+    } catch (err) {
+      throw new SandpodError('Invalid', `cannot send ${signal} to process ${id}: ${describeError(err)}`);
+    }
+    return {};
+  }
+
+  private powerOff(): void {
+    // Give the reply a moment to reach the host, then power off (microvm: ACPI S5, QEMU exits).
+    setTimeout(() => { spawn(BUSYBOX, ['poweroff', '-f'], { stdio: 'ignore' }); }, 100);
+  }
+}
+
+function envObject(env: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of env) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
+}
+
+function signalName(n: number): string {
+  const signals = constants.signals as Record<string, number>;
+  return Object.keys(signals).find((k) => signals[k] === n) ?? `SIG${n}`;
+}

@@ -1,0 +1,73 @@
+/**
+ * Assembles the guest image (kernel, initramfs, runtime image) from the cached Debian kernel and this
+ * checkout's agent, rebuilding each part only when one of its inputs changed.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { guestImageCacheDir, kernelCacheDir, type SandpodPaths } from '../../paths.js';
+import { GUEST_MODULES } from '../layout.js';
+import { cachedDir, fileIdentity, hashKey } from './cache.js';
+import { buildInitramfs } from './initramfs.js';
+import { ensureVmlinux, findKernel, indexModules } from './kernel.js';
+import { buildRuntimeImage } from './runtime-image.js';
+import { initScript, mountRootfsScript } from './scripts.js';
+
+export interface GuestImage {
+  kernelRelease: string;
+  vmlinux: string;
+  initramfs: string;
+  runtimeImage: string;
+}
+
+export interface GuestImageInputs {
+  busybox: string;
+  agentBundle: string;
+  nodePtyDir: string;
+  node: string;
+  unshare: string;
+}
+
+export function defaultImageInputs(): GuestImageInputs {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return {
+    busybox: '/bin/busybox',
+    agentBundle: join(here, '../../../../dist/guest-agent/agent.cjs'),
+    nodePtyDir: dirname(createRequire(import.meta.url).resolve('node-pty/package.json')),
+    node: process.execPath,
+    unshare: '/usr/bin/unshare',
+  };
+}
+
+export type Progress = (step: string) => void;
+
+export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImageInputs(), progress: Progress = () => undefined): Promise<GuestImage> {
+  const cache = guestImageCacheDir(paths);
+  const kernel = await findKernel(kernelCacheDir(paths));
+  const vmlinux = await ensureVmlinux(cache, kernel);
+
+  const initKey = hashKey([
+    kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(),
+    await fileIdentity(inputs.busybox),
+    await readFile(inputs.agentBundle),
+    await readFile(join(inputs.nodePtyDir, 'build/Release/pty.node')),
+  ]);
+  const initramfs = await cachedDir(cache, 'initramfs', initKey, async (out, scratch) => {
+    progress('building the guest initramfs');
+    await buildInitramfs({ ...inputs, modules: await indexModules(kernel.modulesDir) }, join(out, 'initramfs.cpio'), scratch);
+  });
+
+  const rtKey = hashKey([await fileIdentity(inputs.node), await fileIdentity(inputs.unshare)]);
+  const runtime = await cachedDir(cache, 'runtime', rtKey, async (out, scratch) => {
+    progress('building the guest runtime image (Node, unshare)');
+    await buildRuntimeImage(inputs, join(out, 'runtime.sqfs'), scratch);
+  });
+
+  return {
+    kernelRelease: kernel.release,
+    vmlinux,
+    initramfs: join(initramfs.path, 'initramfs.cpio'),
+    runtimeImage: join(runtime.path, 'runtime.sqfs'),
+  };
+}

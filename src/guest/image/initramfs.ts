@@ -1,0 +1,55 @@
+/**
+ * The initramfs: busybox, the kernel modules init loads, init itself, the rootfs mounter and the agent bundle
+ * (with node-pty, the agent's one native dependency). Packed uncompressed: decompressing costs more than
+ * reading under TCG.
+ */
+import { chmod, copyFile, cp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { notFound } from '../../errors.js';
+import { AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT } from '../layout.js';
+import { runTool } from './exec-file.js';
+import { initScript, mountRootfsScript } from './scripts.js';
+
+export interface InitramfsInputs {
+  busybox: string;
+  agentBundle: string;
+  nodePtyDir: string;
+  modules: Map<string, string>;
+}
+
+export async function buildInitramfs(inputs: InitramfsInputs, out: string, workDir: string): Promise<void> {
+  const root = join(workDir, 'root');
+  for (const d of ['bin', 'sbin', 'dev', 'proc', 'sys', 'lib/modules', 'run', 'tmp', 'etc']) await mkdir(join(root, d), { recursive: true });
+  await copyFile(inputs.busybox, join(root, BUSYBOX));
+  await chmod(join(root, BUSYBOX), 0o755);
+  for (const name of GUEST_MODULES) {
+    const src = inputs.modules.get(name);
+    if (!src) throw notFound('guest-image', `kernel module ${name} is missing from the guest kernel's module tree`);
+    const dst = join(root, 'lib/modules', `${name}.ko`);
+    if (src.endsWith('.xz')) await writeFile(dst, await runTool('guest-image', 'xz', ['-dc', src]));
+    else if (src.endsWith('.zst')) await writeFile(dst, await runTool('guest-image', 'zstd', ['-dc', src]));
+    else await copyFile(src, dst);
+  }
+  await writeFile(join(root, 'init'), initScript(), { mode: 0o755 });
+  await writeFile(join(root, MOUNT_ROOTFS_SCRIPT), mountRootfsScript(), { mode: 0o755 });
+  await mkdir(join(root, AGENT_DIR), { recursive: true });
+  await copyFile(inputs.agentBundle, join(root, AGENT_BUNDLE));
+  const pty = join(root, AGENT_DIR, 'node_modules/node-pty');
+  await mkdir(join(pty, 'build/Release'), { recursive: true });
+  await copyFile(join(inputs.nodePtyDir, 'package.json'), join(pty, 'package.json'));
+  await cp(join(inputs.nodePtyDir, 'lib'), join(pty, 'lib'), { recursive: true, filter: (s) => !s.endsWith('.map') && !s.endsWith('.test.js') });
+  await copyFile(join(inputs.nodePtyDir, 'build/Release/pty.node'), join(pty, 'build/Release/pty.node'));
+  await mkdir(dirname(out), { recursive: true });
+  const files = await listTree(root);
+  await runTool('guest-image', 'sh', ['-c', `cpio --quiet -o -H newc --reproducible -R 0:0 > "${out}"`], { cwd: root, input: Buffer.from(files.join('\n') + '\n') });
+}
+
+async function listTree(root: string, rel = '.'): Promise<string[]> {
+  const out = [rel];
+  for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
+    const p = `${rel}/${e.name}`;
+    if (e.isDirectory()) out.push(...(await listTree(root, p)));
+    else out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+/**
+ * The runtime image: a read-only squashfs with Node, util-linux unshare and their shared libraries, attached
+ * to the guest as a virtio-blk disk. Uncompressed, so the guest reads pages straight from the page cache.
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { runTool } from './exec-file.js';
+import { RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE, RUNTIME_UNSHARE } from '../layout.js';
+
+export interface RuntimeInputs { node: string; unshare: string }
+
+/** Shared libraries a dynamically linked binary needs, from ldd. */
+export async function sharedLibraries(binary: string): Promise<{ libs: string[]; loader: string | undefined }> {
+  const out = (await runTool('guest-runtime', 'ldd', [binary])).toString();
+  const libs: string[] = [];
+  let loader: string | undefined;
+  for (const line of out.split('\n')) {
+    const arrow = /=>\s+(\/\S+)/.exec(line);
+    if (arrow?.[1]) libs.push(arrow[1]);
+    else if (/^\s*\/\S+ld-linux\S*/.test(line)) loader = line.trim().split(/\s+/)[0];
+  }
+  return { libs, loader };
+}
+
+const inRoot = (root: string, guestPath: string): string => join(root, guestPath.slice(RUNTIME_MOUNT.length));
+
+export async function buildRuntimeImage(inputs: RuntimeInputs, out: string, workDir: string): Promise<void> {
+  const root = join(workDir, 'rt');
+  await mkdir(inRoot(root, RUNTIME_LIB_PATH), { recursive: true });
+  await mkdir(join(root, 'bin'), { recursive: true });
+  await mkdir(join(root, 'lib64'), { recursive: true });
+  await copyFile(inputs.node, inRoot(root, RUNTIME_NODE));
+  await copyFile(inputs.unshare, inRoot(root, RUNTIME_UNSHARE));
+  const seen = new Set<string>();
+  for (const bin of [inputs.node, inputs.unshare]) {
+    const { libs, loader } = await sharedLibraries(bin);
+    for (const lib of libs) {
+      if (seen.has(lib)) continue;
+      seen.add(lib);
+      await copyFile(lib, join(inRoot(root, RUNTIME_LIB_PATH), basename(lib)));
+    }
+    if (loader) await copyFile(loader, inRoot(root, RUNTIME_LD_SO));
+  }
+  await runTool('guest-runtime', 'mksquashfs', [root, out, '-noappend', '-noI', '-noD', '-noF', '-noX', '-no-xattrs', '-all-root', '-quiet', '-no-progress']);
+}

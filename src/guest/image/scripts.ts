@@ -1,0 +1,56 @@
+/**
+ * The two shell scripts of the guest image, run by busybox: init (PID 1 until it execs the agent) and the
+ * rootfs mounter the agent calls on `setup`. Mounting needs syscalls Node does not offer, hence shell.
+ */
+import {
+  AGENT_BUNDLE, BUSYBOX, GUEST_MODULES, INIT_MARKER, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE,
+} from '../layout.js';
+
+export function initScript(): string {
+  return `#!${BUSYBOX} sh
+${BUSYBOX} --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in ${GUEST_MODULES.join(' ')}; do
+  insmod /lib/modules/$m.ko || echo "sandpod-init: cannot load module $m"
+done
+mkdir -p /dev/pts /dev/shm ${RUNTIME_MOUNT} /run /tmp
+mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 shm /dev/shm
+mount -t tmpfs -o mode=755 run /run
+if ! mount -t squashfs -o ro /dev/vda ${RUNTIME_MOUNT}; then
+  echo "sandpod-init: cannot mount the runtime image from /dev/vda"; poweroff -f
+fi
+ip link set lo up
+echo "${INIT_MARKER} $(cut -d' ' -f1 /proc/uptime)"
+export UV_THREADPOOL_SIZE=8
+exec ${RUNTIME_LD_SO} --library-path ${RUNTIME_LIB_PATH} ${RUNTIME_NODE} --max-semi-space-size=4 ${AGENT_BUNDLE}
+`;
+}
+
+/** Usage: sandpod-mount-rootfs ROOT TAG. Mounts the 9p share TAG at ROOT and gives it what a container expects. */
+export function mountRootfsScript(): string {
+  return `set -e
+root=$1; tag=$2
+mkdir -p "$root"
+mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap,msize=262144 "$tag" "$root"
+for d in proc sys dev tmp; do [ -d "$root/$d" ] || mkdir -p "$root/$d"; done
+chmod 1777 "$root/tmp" 2>/dev/null || true
+mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
+mount -t tmpfs -o nosuid,mode=755,size=1024k dev "$root/dev"
+for n in null zero full random urandom tty; do
+  touch "$root/dev/$n"; mount --bind "/dev/$n" "$root/dev/$n"
+done
+mkdir -p "$root/dev/pts" "$root/dev/shm"
+mount --bind /dev/pts "$root/dev/pts"
+ln -s pts/ptmx "$root/dev/ptmx"
+mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$root/dev/shm"
+ln -s /proc/self/fd "$root/dev/fd"
+ln -s /proc/self/fd/0 "$root/dev/stdin"
+ln -s /proc/self/fd/1 "$root/dev/stdout"
+ln -s /proc/self/fd/2 "$root/dev/stderr"
+`;
+}

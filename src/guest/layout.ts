@@ -1,0 +1,28 @@
+/**
+ * Where things are inside the guest. The image builder puts them there and the agent relies on them,
+ * so both read them from here.
+ *
+ * The initramfs is the agent's root: busybox, the modules, the init script, the agent bundle.
+ * Node and the few dynamically linked tools the agent runs come from a read-only squashfs "runtime image"
+ * on /dev/vda, mounted at RUNTIME_MOUNT and run through its own dynamic loader, so the initramfs stays small
+ * and guest memory is not spent on a copy of Node.
+ */
+export { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG } from '../protocol/guest-contract.js';
+
+export const RUNTIME_MOUNT = '/rt';
+export const RUNTIME_LD_SO = `${RUNTIME_MOUNT}/lib64/ld-linux-x86-64.so.2`;
+export const RUNTIME_LIB_PATH = `${RUNTIME_MOUNT}/lib/x86_64-linux-gnu`;
+export const RUNTIME_NODE = `${RUNTIME_MOUNT}/bin/node`;
+/** util-linux unshare: its --root/--wd run a process chrooted into the sandbox rootfs with its own cwd. */
+export const RUNTIME_UNSHARE = `${RUNTIME_MOUNT}/bin/unshare`;
+export const BUSYBOX = '/bin/busybox';
+export const AGENT_DIR = '/agent';
+export const AGENT_BUNDLE = `${AGENT_DIR}/agent.cjs`;
+export const MOUNT_ROOTFS_SCRIPT = '/sbin/sandpod-mount-rootfs';
+/** Where the agent mounts the container rootfs. */
+export const SANDBOX_ROOT = '/run/sandbox/rootfs';
+/** Modules loaded by init, in dependency order (names without .ko). */
+export const GUEST_MODULES = [
+  'virtio_ring', 'virtio', 'virtio_mmio', 'virtio_console', 'virtio_blk', 'squashfs',
+  'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p',
+] as const;

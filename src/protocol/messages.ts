@@ -1,0 +1,76 @@
+/**
+ * Host ↔ guest agent messages. One schema, used by the host (src/sandbox) and by the agent (src/guest/agent),
+ * so both sides validate what they receive against the same definition.
+ *
+ * Requests from the host carry a numeric `id`; the agent answers each with one `reply` or `failure` carrying that id.
+ * Processes are named by the host (`proc`), so output and exit events can be routed before the reply arrives.
+ * Byte payloads travel base64-encoded.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+const reqId = z.number().int().nonnegative();
+const procId = z.string().min(1).max(128);
+const base64 = z.string();
+const windowSize = { rows: z.number().int().min(1).max(10000), cols: z.number().int().min(1).max(10000) };
+
+export const processSpecSchema = z.object({
+  args: z.array(z.string()).min(1),
+  env: z.array(z.string()),
+  cwd: z.string().min(1),
+  terminal: z.boolean(),
+  rows: windowSize.rows.optional(),
+  cols: windowSize.cols.optional(),
+  /** Whether the host will send stdin; without it the process gets /dev/null. */
+  stdin: z.boolean(),
+}).strict();
+export type ProcessSpec = z.infer<typeof processSpecSchema>;
+
+export const hostMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), id: reqId, nonce: z.string() }).strict(),
+  z.object({
+    type: z.literal('setup'), id: reqId,
+    hostname: z.string().min(1).max(64),
+    rootfsTag: z.string().min(1).max(31),
+  }).strict(),
+  z.object({ type: z.literal('exec'), id: reqId, proc: procId, spec: processSpecSchema }).strict(),
+  z.object({ type: z.literal('stdin'), proc: procId, data: base64 }).strict(),
+  z.object({ type: z.literal('close-stdin'), proc: procId }).strict(),
+  z.object({ type: z.literal('signal'), id: reqId, proc: procId, signal: z.string().regex(/^SIG[A-Z0-9]+$/) }).strict(),
+  z.object({ type: z.literal('resize'), proc: procId, ...windowSize }).strict(),
+  z.object({ type: z.literal('shutdown'), id: reqId }).strict(),
+]);
+export type HostMessage = z.infer<typeof hostMessageSchema>;
+export type HostRequest = Extract<HostMessage, { id: number }>;
+
+export const errorKindSchema = z.enum([
+  'NotFound', 'AlreadyExists', 'Invalid', 'Conflict', 'Unavailable', 'Timeout', 'FailedPrecondition', 'Internal',
+]);
+
+export const readyInfoSchema = z.object({
+  protocol: z.number().int(),
+  kernel: z.string(),
+  /** Guest uptime when the agent became ready, in milliseconds. */
+  bootMs: z.number().nonnegative(),
+  /** Guest boot id, distinct for every boot. */
+  bootId: z.string(),
+}).strict();
+export type ReadyInfo = z.infer<typeof readyInfoSchema>;
+
+export const guestMessageSchema = z.discriminatedUnion('type', [
+  /** Sent unprompted when the agent starts; `hello` gets the same facts in its reply. */
+  z.object({ type: z.literal('ready'), info: readyInfoSchema }).strict(),
+  z.object({ type: z.literal('reply'), id: reqId, result: z.unknown().optional() }).strict(),
+  z.object({
+    type: z.literal('failure'), id: reqId,
+    error: z.object({ kind: errorKindSchema, message: z.string() }).strict(),
+  }).strict(),
+  z.object({ type: z.literal('output'), proc: procId, stream: z.enum(['stdout', 'stderr']), data: base64 }).strict(),
+  z.object({
+    type: z.literal('exit'), proc: procId,
+    code: z.number().int().nullable(),
+    signal: z.string().nullable(),
+  }).strict(),
+]);
+export type GuestMessage = z.infer<typeof guestMessageSchema>;

@@ -1,0 +1,130 @@
+/**
+ * The sandbox runtime: turns a sandbox spec (rootfs, size, hostname) into a running Sandbox, choosing the
+ * accelerator once, building the guest image when needed, and cleaning up completely on any failure.
+ */
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { describeError, invalid, notFound, SandpodError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { sandboxRunDir, type SandpodPaths } from '../paths.js';
+import { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG } from '../protocol/index.js';
+import { chooseAccelerator, createVmm, type AcceleratorChoice, type AcceleratorVerdict, type Vmm } from '../vmm/index.js';
+import { Sandbox } from './sandbox.js';
+
+export interface SandboxSpec {
+  /** Defaults to a random 12-hex-digit id. */
+  id?: string;
+  rootfs: string;
+  cpus: number;
+  memoryMiB: number;
+  hostname?: string;
+  /** Seconds to wait for the guest agent; defaults by accelerator. */
+  bootTimeoutS?: number;
+}
+
+/** The files a sandbox VM boots from (built by src/guest/image; the CLI wires the two together). */
+export interface GuestImage {
+  kernelRelease: string;
+  vmlinux: string;
+  initramfs: string;
+  runtimeImage: string;
+}
+
+export interface RuntimeOptions {
+  paths: SandpodPaths;
+  log: Logger;
+  guestImage: () => Promise<GuestImage>;
+  accel?: AcceleratorChoice;
+  vmm?: Vmm;
+}
+
+const ID_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const DEFAULT_BOOT_TIMEOUT_S = { kvm: 15, tcg: 45 } as const;
+
+export class SandboxRuntime {
+  private readonly vmm: Vmm;
+  private image: Promise<GuestImage> | undefined;
+  private verdict: Promise<AcceleratorVerdict> | undefined;
+
+  constructor(private readonly o: RuntimeOptions) {
+    this.vmm = o.vmm ?? createVmm('qemu', o.log);
+  }
+
+  guestImage(): Promise<GuestImage> {
+    this.image ??= this.o.guestImage();
+    return this.image;
+  }
+
+  accelerator(): Promise<AcceleratorVerdict> {
+    this.verdict ??= (async () => {
+      const img = await this.guestImage();
+      return chooseAccelerator({
+        choice: this.o.accel ?? 'auto',
+        vmm: this.vmm,
+        log: this.o.log,
+        cacheFile: join(this.o.paths.cacheRoot, 'probe', 'accelerator.json'),
+        guest: {
+          kernel: img.vmlinux, kernelRelease: img.kernelRelease, initrd: img.initramfs,
+          disks: [{ id: 'guestrt', path: img.runtimeImage, readOnly: true }],
+          agentPortName: AGENT_PORT_NAME, marker: INIT_MARKER,
+        },
+      });
+    })();
+    return this.verdict;
+  }
+
+  vmmVersion(): Promise<string> { return this.vmm.version(); }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const id = spec.id ?? randomBytes(6).toString('hex');
+    const object = `sandbox/${id}`;
+    if (!ID_RE.test(id)) throw invalid(object, 'a sandbox id is 1-63 lowercase letters, digits, ".", "_" or "-"');
+    await checkRootfs(spec.rootfs, object);
+    const [img, verdict] = [await this.guestImage(), await this.accelerator()];
+    const runDir = sandboxRunDir(this.o.paths, id);
+    try {
+      await mkdir(runDir, { recursive: false });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new SandpodError('AlreadyExists', `a sandbox with id ${id} already exists`, { object });
+      await mkdir(sandboxRunDir(this.o.paths, ''), { recursive: true });
+      await mkdir(runDir);
+    }
+    const log = this.o.log.child({ sandbox: id });
+    const started = Date.now();
+    let sandbox: Sandbox | undefined;
+    try {
+      const vm = await this.vmm.start({
+        name: `sandpod-${id}`, accel: verdict.accel, cpus: spec.cpus, memoryMiB: spec.memoryMiB,
+        kernel: img.vmlinux, initrd: img.initramfs, cmdline: '',
+        consoleLog: join(runDir, 'console.log'), qmpSocket: join(runDir, 'qmp.sock'), agentSocket: join(runDir, 'agent.sock'),
+        agentPortName: AGENT_PORT_NAME,
+        disks: [{ id: 'guestrt', path: img.runtimeImage, readOnly: true }],
+        shares: [{ id: 'rootfs', tag: ROOTFS_TAG, path: spec.rootfs }],
+      });
+      sandbox = new Sandbox(id, vm, runDir, log);
+      await sandbox.connectAgent(started, (spec.bootTimeoutS ?? DEFAULT_BOOT_TIMEOUT_S[verdict.accel]) * 1000);
+      await sandbox.setup(spec.hostname ?? id, ROOTFS_TAG);
+      return sandbox;
+    } catch (err) {
+      const console = await consoleTail(join(runDir, 'console.log'));
+      if (sandbox) await sandbox.destroy().catch(() => undefined);
+      await rm(runDir, { recursive: true, force: true });
+      const kind = err instanceof SandpodError ? err.kind : 'Internal';
+      throw new SandpodError(kind, `${describeError(err).replace(`${object}: `, '')}${console ? `\n--- guest console (last lines) ---\n${console}` : ''}`, { object, cause: err });
+    }
+  }
+}
+
+async function checkRootfs(rootfs: string, object: string): Promise<void> {
+  let st;
+  try { st = await stat(rootfs); } catch {
+    throw notFound(object, `rootfs ${rootfs} does not exist; pass a directory holding the container's root filesystem`);
+  }
+  if (!st.isDirectory()) throw invalid(object, `rootfs ${rootfs} is not a directory`);
+}
+
+async function consoleTail(path: string, lines = 15): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text.trim().split('\n').slice(-lines).join('\n');
+}

@@ -1,0 +1,50 @@
+/**
+ * The VMM boundary. A `Vmm` starts VMs from a `VmConfig`; a `VmInstance` is one running VM process.
+ * The sandbox runtime only sees these types: QEMU is one implementation (qemu/), others can sit beside it.
+ */
+export type Accelerator = 'kvm' | 'tcg';
+export type AcceleratorChoice = Accelerator | 'auto';
+
+export interface VmDisk { id: string; path: string; readOnly: boolean }
+export interface VmShare { id: string; tag: string; path: string }
+
+export interface VmConfig {
+  /** Names the VM in logs and the process list. */
+  name: string;
+  accel: Accelerator;
+  cpus: number;
+  memoryMiB: number;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  /** Everything the guest prints on its serial console goes here. */
+  consoleLog: string;
+  /** Unix socket QEMU listens on for QMP. */
+  qmpSocket: string;
+  /** Unix socket QEMU listens on for the agent's virtio-serial port. */
+  agentSocket: string;
+  agentPortName: string;
+  disks: VmDisk[];
+  shares: VmShare[];
+}
+
+export interface VmExit { code: number | null; signal: string | null; stderr: string }
+
+export interface VmInstance {
+  readonly pid: number;
+  readonly config: VmConfig;
+  /** Settles when the VM process has exited and been reaped. Never rejects. */
+  readonly exited: Promise<VmExit>;
+  /** Whether the process is still running. */
+  running(): boolean;
+  /** Asks the VMM to quit at once (guest state is discarded), then kills it if it does not. Always reaps. */
+  stop(graceMs?: number): Promise<VmExit>;
+  /** Kills the VM process with SIGKILL and reaps it. */
+  kill(): Promise<VmExit>;
+}
+
+export interface Vmm {
+  readonly kind: string;
+  start(config: VmConfig): Promise<VmInstance>;
+  version(): Promise<string>;
+}
