@@ -8,6 +8,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
   sandbox: async () => (await import('./commands/sandbox.js')).sandbox,
+  doctor: async () => (await import('./commands/doctor.js')).doctor,
 };
 
 export function usage(): string {

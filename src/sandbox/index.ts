@@ -7,3 +7,5 @@ export { SandboxRuntime, type SandboxSpec, type RuntimeOptions, type GuestImage 
 export { Sandbox, type SandboxInfo, type SandboxState } from './sandbox.js';
 export { AgentClient, exitStatus, type ProcessHandle, type ProcessExit, type ProcessIo } from './agent-client.js';
 export { vmSize, DEFAULT_MEMORY_MIB, MIN_MEMORY_MIB, type VmSize } from './sizing.js';
+export { SandboxMonitor, controlSocketPath } from './monitor.js';
+export { SandboxStore, type SandboxRecord } from './store.js';

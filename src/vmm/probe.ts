@@ -98,7 +98,7 @@ async function probeKvm(o: ProbeOptions): Promise<{ accel: Accelerator; reason: 
     } catch (err) {
       const e = vm.running() ? undefined : await vm.exited;
       const why = e
-        ? `QEMU exited under KVM (${e.stderr.split('\n').pop() || `code ${e.code}`})`
+        ? `QEMU exited under KVM (${e.stderr.split('\n')[0] || `code ${e.code}`})`
         : `the probe guest did not reach userspace within ${deadline} ms (KVM here cannot run a standard guest kernel, e.g. a PVM host)`;
       o.log.warn('kvm probe failed', { why, err });
       return { accel: 'tcg', reason: `${device(o)} is present but ${why}; using TCG software emulation` };
@@ -106,7 +106,8 @@ async function probeKvm(o: ProbeOptions): Promise<{ accel: Accelerator; reason: 
       await vm.kill();
     }
   } catch (err) {
-    return { accel: 'tcg', reason: `${device(o)} is present but QEMU could not start under KVM (${err instanceof Error ? err.message : String(err)}); using TCG` };
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    return { accel: 'tcg', reason: `${device(o)} is present but QEMU could not start under KVM (${first}); using TCG software emulation` };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

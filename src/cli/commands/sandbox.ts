@@ -3,6 +3,12 @@ import { UsageError } from '../options.js';
 
 const subcommands: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
   run: async () => (await import('./sandbox-run.js')).sandboxRun,
+  create: async () => (await import('./sandbox-manage.js')).sandboxCreate,
+  exec: async () => (await import('./sandbox-manage.js')).sandboxExec,
+  kill: async () => (await import('./sandbox-manage.js')).sandboxKill,
+  ls: async () => (await import('./sandbox-manage.js')).sandboxLs,
+  rm: async () => (await import('./sandbox-manage.js')).sandboxRm,
+  monitor: async () => (await import('./sandbox-manage.js')).sandboxMonitor,
 };
 
 export const sandboxUsage = `usage: sandpod sandbox <run|create|exec|kill|ls|rm> [options]
