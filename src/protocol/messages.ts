@@ -71,6 +71,8 @@ export const guestMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('exit'), proc: procId,
     code: z.number().int().nullable(),
     signal: z.string().nullable(),
+    /** Set (by the host side) when the process was lost with its VM rather than exiting. */
+    error: z.string().optional(),
   }).strict(),
 ]);
 export type GuestMessage = z.infer<typeof guestMessageSchema>;

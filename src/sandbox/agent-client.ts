@@ -11,7 +11,7 @@ import {
   encodeFrame, FrameDecoder, guestMessageSchema, readyInfoSchema,
   type GuestMessage, type HostMessage, type HostRequest, type ProcessSpec, type ReadyInfo,
 } from '../protocol/index.js';
-import { SandpodError, unavailable } from '../errors.js';
+import { describeError, SandpodError, unavailable } from '../errors.js';
 
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
 export type RequestBody = DistributiveOmit<HostRequest, 'id'>;
@@ -52,7 +52,8 @@ export class AgentClient extends EventEmitter {
     super();
     stream.on('data', (d: Buffer) => { for (const m of this.decoder.push(d)) this.onMessage(m); });
     stream.on('error', () => undefined);
-    stream.on('close', () => this.shutdownWith(unavailable(object, 'the connection to the guest agent closed')));
+    // The socket usually closes because the VM died; give the owner a moment to report that more precisely.
+    stream.on('close', () => { setTimeout(() => this.shutdownWith(unavailable(object, 'the connection to the guest agent closed')), 100); });
   }
 
   /** Fails every pending request and running process with `err` (the VM died, the socket closed). */
@@ -61,7 +62,7 @@ export class AgentClient extends EventEmitter {
     this.closedError = err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
-    for (const [proc, sink] of this.procSinks) sink({ type: 'exit', proc, code: null, signal: null });
+    for (const [proc, sink] of this.procSinks) sink({ type: 'exit', proc, code: null, signal: null, error: describeError(err) });
     this.procSinks.clear();
     this.emit('closed', err);
   }
@@ -115,7 +116,8 @@ export class AgentClient extends EventEmitter {
       if (e.type === 'output') (e.stream === 'stdout' ? io.onStdout : io.onStderr)(Buffer.from(e.data, 'base64'));
       else {
         this.detach(proc);
-        settle(this.closedError ? { code: null, signal: null, error: this.closedError.message } : { code: e.code, signal: e.signal });
+        const error = e.error ?? this.closedError?.message;
+        settle(error ? { code: null, signal: null, error } : { code: e.code, signal: e.signal });
       }
     });
     let result: unknown;

@@ -37,7 +37,8 @@ export class SandboxMonitor {
   /** Closes the control socket and every client connection. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
-      for (const c of this.clients) c.destroy();
+      // end(), not destroy(): the last exit events must still reach the clients.
+      for (const c of this.clients) { c.end(); setTimeout(() => c.destroy(), 500).unref(); }
       if (this.server) this.server.close(() => resolve());
       else resolve();
     });

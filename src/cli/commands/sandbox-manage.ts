@@ -85,7 +85,9 @@ export async function sandboxMonitor(argv: string[]): Promise<number> {
     await store.write(record);
     let done!: () => void;
     const finished = new Promise<void>((resolve) => { done = resolve; });
+    let removing = false;
     const monitor = new SandboxMonitor(sandbox, log, async () => {
+      removing = true;
       await monitor.close();
       await sandbox.destroy();
       await rm(store.dir(sandbox.id), { recursive: true, force: true });
@@ -104,8 +106,9 @@ export async function sandboxMonitor(argv: string[]): Promise<number> {
       });
     }
     void sandbox.vm.exited.then(async () => {
-      if (sandbox.state === 'stopping' || sandbox.state === 'stopped') return;
-      log.warn('sandbox VM exited; monitor stops');
+      if (removing) return;
+      // The VM died under us: keep the record (ls shows the sandbox dead) until 'sandbox rm'.
+      log.warn('sandbox VM exited; monitor stops', { error: sandbox.deathError()?.message });
       await monitor.close();
       await sandbox.destroy();
       done();
@@ -190,10 +193,12 @@ async function removeOne(v: GlobalValues, id: string): Promise<void> {
   const store = new SandboxStore(paths);
   const record = await store.read(id);
   if (pidAlive(record.monitorPid)) {
-    const client = await connectControl(paths, id);
-    await client.request({ type: 'shutdown' }).catch(() => undefined);
-    client.close();
+    // A monitor whose VM just died may already have closed its socket: then it is on its way out anyway.
+    const client = await connectControl(paths, id).catch(() => undefined);
+    await client?.request({ type: 'shutdown' }).catch(() => undefined);
+    client?.close();
     for (let i = 0; i < 200 && pidAlive(record.monitorPid); i++) await sleep(50);
+    if (pidAlive(record.monitorPid) && (await isOurs(record.monitorPid, 'monitor'))) process.kill(record.monitorPid, 'SIGKILL');
   }
   // Whatever a dead monitor left behind: its VM (if that pid is still ours) and its files.
   if (pidAlive(record.vmPid) && (await isOurs(record.vmPid, `sandpod-${id}`))) process.kill(record.vmPid, 'SIGKILL');

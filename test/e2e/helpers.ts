@@ -1,0 +1,91 @@
+/**
+ * End-to-end test helpers: temporary Sandpod roots, a busybox rootfs, running the real CLI, and a leak
+ * check that every test file ends with. The guest image cache is shared (it is a cache, keyed by content).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, copyFile, readdir, rm, symlink, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const sandpodBin = join(repoRoot, 'sandpod');
+
+export interface TestRoots { base: string; state: string; run: string; env: NodeJS.ProcessEnv }
+
+export async function testRoots(name: string): Promise<TestRoots> {
+  const base = await mkdtemp(join(tmpdir(), `sandpod-e2e-${name}-`));
+  const state = join(base, 'state');
+  const run = join(base, 'run');
+  await mkdir(state);
+  await mkdir(run);
+  return { base, state, run, env: { ...process.env, SANDPOD_STATE_DIR: state, SANDPOD_RUN_DIR: run } };
+}
+
+/** A minimal container rootfs: static busybox and its applets as links, /etc/passwd, /tmp. */
+export async function busyboxRootfs(dir: string): Promise<string> {
+  for (const d of ['bin', 'etc', 'tmp', 'root']) await mkdir(join(dir, d), { recursive: true });
+  await copyFile('/bin/busybox', join(dir, 'bin/busybox'));
+  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  for (const a of applets) await symlink('busybox', join(dir, 'bin', a)).catch(() => undefined);
+  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  return dir;
+}
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+export function sandpod(args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(sandpodBin, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`sandpod ${args.join(' ')} timed out\n${stderr}`)); }, timeoutMs);
+    child.on('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** QEMU processes whose command line names this test's run root. */
+export async function qemuProcessesUnder(runRoot: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.startsWith('qemu-system') && cmd.includes(runRoot)) pids.push(Number(p));
+  }
+  return pids;
+}
+
+/** Sandbox monitor processes started with this test's state root. */
+export async function monitorsUnder(stateRoot: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (!cmd.includes('sandbox\0monitor')) continue;
+    const env = await readFile(`/proc/${p}/environ`, 'utf8').catch(() => '');
+    if (env.includes(`SANDPOD_STATE_DIR=${stateRoot}\0`)) pids.push(Number(p));
+  }
+  return pids;
+}
+
+/** Everything a test file's sandboxes could leave behind: QEMU and monitor processes, run and state entries. */
+export async function leftovers(roots: TestRoots): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await qemuProcessesUnder(roots.run)) found.push(`qemu pid ${pid}`);
+  for (const pid of await monitorsUnder(roots.state)) found.push(`sandbox monitor pid ${pid}`);
+  for (const d of [join(roots.run, 'sandboxes'), join(roots.state, 'sandboxes')]) {
+    for (const e of await readdir(d).catch(() => [])) found.push(join(d, e));
+  }
+  return found;
+}
+
+export async function removeRoots(roots: TestRoots): Promise<void> {
+  for (const pid of [...(await monitorsUnder(roots.state)), ...(await qemuProcessesUnder(roots.run))]) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  await rm(roots.base, { recursive: true, force: true });
+}

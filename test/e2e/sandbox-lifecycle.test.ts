@@ -1,0 +1,60 @@
+/**
+ * The runtime API through 20 create/exec/destroy cycles: nothing may accumulate (QEMU processes, sockets,
+ * run directories, temporary directories, open file descriptors of this process).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureGuestImage } from '../../src/guest/index.js';
+import { createLogger, nullSink } from '../../src/log.js';
+import { resolvePaths } from '../../src/paths.js';
+import { SandboxRuntime } from '../../src/sandbox/index.js';
+import { busyboxRootfs, leftovers, qemuProcessesUnder, removeRoots, testRoots, type TestRoots } from './helpers.js';
+
+const CYCLES = 20;
+let roots: TestRoots;
+let rootfs: string;
+
+before(async () => {
+  roots = await testRoots('cycles');
+  rootfs = await busyboxRootfs(join(roots.base, 'rootfs'));
+});
+
+after(async () => {
+  const left = await leftovers(roots);
+  await removeRoots(roots);
+  assert.deepEqual(left, []);
+});
+
+const openFds = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
+const sandpodTmp = async (): Promise<string[]> => (await readdir(tmpdir())).filter((e) => e.startsWith('sandpod-') && !e.startsWith('sandpod-e2e-'));
+
+test(`${CYCLES} create/exec/destroy cycles leave no process, socket, directory or file descriptor behind`, async () => {
+  const paths = resolvePaths({ stateRoot: roots.state, runRoot: roots.run });
+  const runtime = new SandboxRuntime({ paths, log: createLogger('test', nullSink), guestImage: () => ensureGuestImage(paths) });
+  // Warm up: image and accelerator verdict are cached once, and the first exec loads lazy modules.
+  const warm = await runtime.create({ rootfs, cpus: 1, memoryMiB: 256 });
+  await (await warm.exec({ args: ['true'], env: [], cwd: '/', terminal: false, stdin: false }, { onStdout: () => undefined, onStderr: () => undefined })).exited;
+  await warm.destroy();
+  const fdsBefore = await openFds();
+  const tmpBefore = await sandpodTmp();
+
+  for (let i = 0; i < CYCLES; i++) {
+    const sb = await runtime.create({ rootfs, cpus: 1, memoryMiB: 256 });
+    let out = '';
+    const p = await sb.exec({ args: ['sh', '-c', `echo cycle-${i}`], env: ['PATH=/bin'], cwd: '/', terminal: false, stdin: false },
+      { onStdout: (d) => { out += d.toString(); }, onStderr: () => undefined });
+    const exit = await p.exited;
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.equal(out, `cycle-${i}\n`);
+    await sb.destroy();
+    assert.equal(sb.state, 'stopped');
+  }
+
+  assert.deepEqual(await qemuProcessesUnder(roots.run), [], 'no QEMU process is left');
+  assert.deepEqual(await readdir(join(roots.run, 'sandboxes')), [], 'no run directory or socket is left');
+  assert.deepEqual(await sandpodTmp(), tmpBefore, 'no temporary directory is left');
+  assert.equal(await openFds(), fdsBefore, 'no file descriptor is left open');
+});
