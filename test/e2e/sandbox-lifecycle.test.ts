@@ -4,7 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGuestImage } from '../../src/guest/index.js';
@@ -17,9 +17,15 @@ const CYCLES = 20;
 let roots: TestRoots;
 let rootfs: string;
 
+let tmp: string;
+
 before(async () => {
   roots = await testRoots('cycles');
   rootfs = await busyboxRootfs(join(roots.base, 'rootfs'));
+  // This process's temporary files go to a directory of its own, so other programs' files do not count.
+  tmp = join(roots.base, 'tmp');
+  await mkdir(tmp);
+  process.env['TMPDIR'] = tmp;
 });
 
 after(async () => {
@@ -29,7 +35,7 @@ after(async () => {
 });
 
 const openFds = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
-const sandpodTmp = async (): Promise<string[]> => (await readdir(tmpdir())).filter((e) => e.startsWith('sandpod-') && !e.startsWith('sandpod-e2e-'));
+const tmpEntries = async (): Promise<string[]> => readdir(tmp);
 
 test(`${CYCLES} create/exec/destroy cycles leave no process, socket, directory or file descriptor behind`, async () => {
   const paths = resolvePaths({ stateRoot: roots.state, runRoot: roots.run });
@@ -39,7 +45,7 @@ test(`${CYCLES} create/exec/destroy cycles leave no process, socket, directory o
   await (await warm.exec({ args: ['true'], env: [], cwd: '/', terminal: false, stdin: false }, { onStdout: () => undefined, onStderr: () => undefined })).exited;
   await warm.destroy();
   const fdsBefore = await openFds();
-  const tmpBefore = await sandpodTmp();
+  const tmpBefore = await tmpEntries();
 
   for (let i = 0; i < CYCLES; i++) {
     const sb = await runtime.create({ rootfs, cpus: 1, memoryMiB: 256 });
@@ -55,6 +61,7 @@ test(`${CYCLES} create/exec/destroy cycles leave no process, socket, directory o
 
   assert.deepEqual(await qemuProcessesUnder(roots.run), [], 'no QEMU process is left');
   assert.deepEqual(await readdir(join(roots.run, 'sandboxes')), [], 'no run directory or socket is left');
-  assert.deepEqual(await sandpodTmp(), tmpBefore, 'no temporary directory is left');
+  assert.equal(tmpdir(), tmp);
+  assert.deepEqual(await tmpEntries(), tmpBefore, 'no temporary directory is left');
   assert.equal(await openFds(), fdsBefore, 'no file descriptor is left open');
 });

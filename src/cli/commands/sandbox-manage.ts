@@ -14,8 +14,7 @@ import {
 } from '../../sandbox/index.js';
 import { accelFrom, cliLogger, many, parse, pathsFrom, UsageError, type GlobalValues } from '../options.js';
 import { cliRuntime } from '../runtime.js';
-import { runAttached } from '../stdio.js';
-import { bootTimeout, processEnv, processOptions, sizeOptions } from './sandbox-run.js';
+import { bootTimeout, processEnv, processOptions, runWithOptions, sizeOptions } from './sandbox-run.js';
 
 const createUsage = `usage: sandpod sandbox create [--name ID] [--cpus N] [--memory Q] [--env K=V]… [--workdir DIR]
                               [--hostname H] [--boot-timeout S] --rootfs DIR [-- CMD [ARG…]]
@@ -142,10 +141,7 @@ export async function sandboxExec(argv: string[]): Promise<number> {
   if (!id || cmd.length === 0) throw new UsageError('sandpod sandbox exec: give the sandbox id, then the command after --');
   const client = await connectControl(pathsFrom(values), id);
   try {
-    return await runAttached((spec, io) => client.startProcess(spec, io), {
-      args: cmd, env: processEnv({ env: many(values.env), tty: values.tty }, 'sandbox exec'),
-      cwd: values.workdir ?? '/', terminal: values.tty ?? false, stdin: false,
-    }, { forwardStdin: Boolean(values.interactive || values.tty || !process.stdin.isTTY) });
+    return await runWithOptions((spec, io) => client.startProcess(spec, io), cmd, { ...values, env: many(values.env) }, 'sandbox exec');
   } finally {
     client.close();
   }

@@ -4,7 +4,7 @@
 import { vmSize } from '../../sandbox/index.js';
 import { accelFrom, cliLogger, many, parse, pathsFrom, UsageError } from '../options.js';
 import { cliRuntime } from '../runtime.js';
-import { runAttached } from '../stdio.js';
+import { runAttached, type Starter } from '../stdio.js';
 
 export const processOptions = {
   env: { type: 'string', short: 'e', multiple: true },
@@ -49,6 +49,19 @@ export function bootTimeout(v: string | undefined, command: string): number | un
   return n;
 }
 
+export interface ProcessValues { env?: string[]; workdir?: string | undefined; tty?: boolean | undefined; interactive?: boolean | undefined }
+
+/**
+ * Runs `args` attached to this terminal with the process options of run/exec. stdin is forwarded when it is
+ * not a terminal (a pipe or a file), or with -i or -t, as `docker run -i` would.
+ */
+export function runWithOptions(start: Starter, args: string[], values: ProcessValues, command: string): Promise<number> {
+  return runAttached(start, {
+    args, env: processEnv({ env: values.env, tty: values.tty }, command),
+    cwd: values.workdir ?? '/', terminal: values.tty ?? false, stdin: false,
+  }, { forwardStdin: Boolean(values.interactive || values.tty || !process.stdin.isTTY) });
+}
+
 export async function sandboxRun(argv: string[]): Promise<number> {
   const { values, positionals } = parse('sandbox run', argv, { ...processOptions, ...sizeOptions });
   if (values.help) { process.stdout.write(runUsage + '\n'); return 0; }
@@ -62,10 +75,7 @@ export async function sandboxRun(argv: string[]): Promise<number> {
     bootTimeoutS: bootTimeout(values['boot-timeout'], 'sandbox run'),
   });
   try {
-    return await runAttached((spec, io) => sandbox.exec(spec, io), {
-      args: positionals, env: processEnv({ env: many(values.env), tty: values.tty }, 'sandbox run'),
-      cwd: values.workdir ?? '/', terminal: values.tty ?? false, stdin: false,
-    }, { forwardStdin: Boolean(values.interactive || values.tty || !process.stdin.isTTY) });
+    return await runWithOptions((spec, io) => sandbox.exec(spec, io), positionals, { ...values, env: many(values.env) }, 'sandbox run');
   } finally {
     await sandbox.destroy();
   }
