@@ -19,6 +19,8 @@ export const BUSYBOX = '/bin/busybox';
 export const AGENT_DIR = '/agent';
 export const AGENT_BUNDLE = `${AGENT_DIR}/agent.cjs`;
 export const MOUNT_ROOTFS_SCRIPT = '/sbin/sandpod-mount-rootfs';
+/** A ready-made /dev for the sandbox (device nodes, pts and shm mount points, fd links), copied in on setup. */
+export const SANDBOX_DEV_TEMPLATE = '/lib/sandpod/dev';
 /** Where the agent mounts the container rootfs. */
 export const SANDBOX_ROOT = '/run/sandbox/rootfs';
 /** Modules loaded by init, in dependency order (names without .ko). */

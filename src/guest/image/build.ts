@@ -12,7 +12,7 @@ import { cachedDir, fileIdentity, hashKey } from './cache.js';
 import { buildInitramfs } from './initramfs.js';
 import { ensureVmlinux, findKernel, indexModules } from './kernel.js';
 import { buildRuntimeImage } from './runtime-image.js';
-import { initScript, mountRootfsScript } from './scripts.js';
+import { initScript, mountRootfsScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface GuestImage {
   kernelRelease: string;
@@ -48,7 +48,7 @@ export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImag
   const vmlinux = await ensureVmlinux(cache, kernel);
 
   const initKey = hashKey([
-    kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(),
+    kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(), JSON.stringify([SANDBOX_DEVICES, SANDBOX_DEV_LINKS]),
     await fileIdentity(inputs.busybox),
     await readFile(inputs.agentBundle),
     await readFile(join(inputs.nodePtyDir, 'build/Release/pty.node')),

@@ -3,12 +3,12 @@
  * (with node-pty, the agent's one native dependency). Packed uncompressed: decompressing costs more than
  * reading under TCG.
  */
-import { chmod, copyFile, cp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { notFound } from '../../errors.js';
-import { AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT } from '../layout.js';
+import { AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT, SANDBOX_DEV_TEMPLATE } from '../layout.js';
 import { runTool } from './exec-file.js';
-import { initScript, mountRootfsScript } from './scripts.js';
+import { initScript, mountRootfsScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface InitramfsInputs {
   busybox: string;
@@ -31,6 +31,7 @@ export async function buildInitramfs(inputs: InitramfsInputs, out: string, workD
     else await copyFile(src, dst);
   }
   await writeFile(join(root, 'init'), initScript(), { mode: 0o755 });
+  await buildDevTemplate(join(root, SANDBOX_DEV_TEMPLATE));
   await writeFile(join(root, MOUNT_ROOTFS_SCRIPT), mountRootfsScript(), { mode: 0o755 });
   await mkdir(join(root, AGENT_DIR), { recursive: true });
   await copyFile(inputs.agentBundle, join(root, AGENT_BUNDLE));
@@ -42,6 +43,15 @@ export async function buildInitramfs(inputs: InitramfsInputs, out: string, workD
   await mkdir(dirname(out), { recursive: true });
   const files = await listTree(root);
   await runTool('guest-image', 'sh', ['-c', `cpio --quiet -o -H newc --reproducible -R 0:0 > "${out}"`], { cwd: root, input: Buffer.from(files.join('\n') + '\n') });
+}
+
+async function buildDevTemplate(dir: string): Promise<void> {
+  await mkdir(join(dir, 'pts'), { recursive: true });
+  await mkdir(join(dir, 'shm'));
+  for (const [name, major, minor] of SANDBOX_DEVICES) {
+    await runTool('guest-image', 'mknod', ['-m', '666', join(dir, name), 'c', String(major), String(minor)]);
+  }
+  for (const [name, target] of SANDBOX_DEV_LINKS) await symlink(target, join(dir, name));
 }
 
 async function listTree(root: string, rel = '.'): Promise<string[]> {

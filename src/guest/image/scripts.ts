@@ -4,7 +4,16 @@
  */
 import {
   AGENT_BUNDLE, BUSYBOX, GUEST_MODULES, INIT_MARKER, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE,
+  SANDBOX_DEV_TEMPLATE,
 } from '../layout.js';
+
+/** The device nodes a container's /dev gets: [name, major, minor]. Nothing else of the guest's devices. */
+export const SANDBOX_DEVICES: [string, number, number][] = [
+  ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],
+];
+export const SANDBOX_DEV_LINKS: [string, string][] = [
+  ['ptmx', 'pts/ptmx'], ['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2'],
+];
 
 export function initScript(): string {
   return `#!${BUSYBOX} sh
@@ -30,27 +39,22 @@ exec ${RUNTIME_LD_SO} --library-path ${RUNTIME_LIB_PATH} ${RUNTIME_NODE} --max-s
 `;
 }
 
-/** Usage: sandpod-mount-rootfs ROOT TAG. Mounts the 9p share TAG at ROOT and gives it what a container expects. */
+/**
+ * Usage: sandpod-mount-rootfs ROOT TAG. Mounts the 9p share TAG at ROOT and gives it what a container
+ * expects. Every line is a process under emulation, so the /dev skeleton comes ready-made from the initramfs.
+ */
 export function mountRootfsScript(): string {
   return `set -e
 root=$1; tag=$2
 mkdir -p "$root"
 mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap,msize=262144 "$tag" "$root"
-for d in proc sys dev tmp; do [ -d "$root/$d" ] || mkdir -p "$root/$d"; done
+mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
 chmod 1777 "$root/tmp" 2>/dev/null || true
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
 mount -t tmpfs -o nosuid,mode=755,size=1024k dev "$root/dev"
-for n in null zero full random urandom tty; do
-  touch "$root/dev/$n"; mount --bind "/dev/$n" "$root/dev/$n"
-done
-mkdir -p "$root/dev/pts" "$root/dev/shm"
+cp -a ${SANDBOX_DEV_TEMPLATE}/. "$root/dev/"
 mount --bind /dev/pts "$root/dev/pts"
-ln -s pts/ptmx "$root/dev/ptmx"
 mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$root/dev/shm"
-ln -s /proc/self/fd "$root/dev/fd"
-ln -s /proc/self/fd/0 "$root/dev/stdin"
-ln -s /proc/self/fd/1 "$root/dev/stdout"
-ln -s /proc/self/fd/2 "$root/dev/stderr"
 `;
 }
