@@ -33,6 +33,10 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('setup'), id: reqId,
     hostname: z.string().min(1).max(64),
     rootfsTag: z.string().min(1).max(31),
+    /** Host wall-clock time (ms since the epoch): a VM restored from a template wakes with a stale clock. */
+    clockMs: z.number().int().positive().optional(),
+    /** Random bytes to mix into the guest's pool: clones of one template start with the same RNG state. */
+    entropy: base64.optional(),
   }).strict(),
   z.object({ type: z.literal('exec'), id: reqId, proc: procId, spec: processSpecSchema }).strict(),
   z.object({ type: z.literal('stdin'), proc: procId, data: base64 }).strict(),

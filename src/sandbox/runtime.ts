@@ -9,6 +9,7 @@ import { describeError, invalid, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sandboxRunDir, type SandpodPaths } from '../paths.js';
 import { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG } from '../protocol/index.js';
+import { sandboxVmConfig, TemplateStore, type GuestImage, type VmLayout } from './templates.js';
 import { chooseAccelerator, createVmm, type AcceleratorChoice, type AcceleratorVerdict, type Vmm } from '../vmm/index.js';
 import { Sandbox } from './sandbox.js';
 
@@ -21,20 +22,16 @@ export interface SandboxSpec {
   hostname?: string;
   /** Seconds to wait for the guest agent; defaults by accelerator. */
   bootTimeoutS?: number;
+  /** Start by restoring a saved template VM (made on first use) instead of booting. */
+  fromTemplate?: boolean;
 }
 
-/** The files a sandbox VM boots from (built by src/guest/image; the CLI wires the two together). */
-export interface GuestImage {
-  kernelRelease: string;
-  vmlinux: string;
-  initramfs: string;
-  runtimeImage: string;
-}
 
 export interface RuntimeOptions {
+  /** The files a sandbox VM boots from (built by src/guest/image; the CLI wires the two together). */
+  guestImage: () => Promise<GuestImage>;
   paths: SandpodPaths;
   log: Logger;
-  guestImage: () => Promise<GuestImage>;
   accel?: AcceleratorChoice;
   vmm?: Vmm;
 }
@@ -46,9 +43,11 @@ export class SandboxRuntime {
   private readonly vmm: Vmm;
   private image: Promise<GuestImage> | undefined;
   private verdict: Promise<AcceleratorVerdict> | undefined;
+  readonly templates: TemplateStore;
 
   constructor(private readonly o: RuntimeOptions) {
     this.vmm = o.vmm ?? createVmm('qemu', o.log);
+    this.templates = new TemplateStore(join(o.paths.runRoot, 'templates'), this.vmm, o.log);
   }
 
   guestImage(): Promise<GuestImage> {
@@ -91,20 +90,18 @@ export class SandboxRuntime {
       await mkdir(runDir);
     }
     const log = this.o.log.child({ sandbox: id });
-    const started = Date.now();
+    const bootTimeoutMs = (spec.bootTimeoutS ?? DEFAULT_BOOT_TIMEOUT_S[verdict.accel]) * 1000;
+    const layout: VmLayout = { image: img, accel: verdict.accel, cpus: spec.cpus, memoryMiB: spec.memoryMiB };
     let sandbox: Sandbox | undefined;
     try {
-      const vm = await this.vmm.start({
-        name: `sandpod-${id}`, accel: verdict.accel, cpus: spec.cpus, memoryMiB: spec.memoryMiB,
-        kernel: img.vmlinux, initrd: img.initramfs, cmdline: '',
-        consoleLog: join(runDir, 'console.log'), qmpSocket: join(runDir, 'qmp.sock'), agentSocket: join(runDir, 'agent.sock'),
-        agentPortName: AGENT_PORT_NAME,
-        disks: [{ id: 'guestrt', path: img.runtimeImage, readOnly: true }],
-        shares: [{ id: 'rootfs', tag: ROOTFS_TAG, path: spec.rootfs }],
-      });
+      const template = spec.fromTemplate ? await this.templates.ensure(layout, bootTimeoutMs) : undefined;
+      const started = Date.now();
+      const config = sandboxVmConfig(`sandpod-${id}`, runDir, layout, spec.rootfs);
+      const vm = await this.vmm.start(template ? { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true } : config);
       sandbox = new Sandbox(id, vm, runDir, log);
-      await sandbox.connectAgent(started, (spec.bootTimeoutS ?? DEFAULT_BOOT_TIMEOUT_S[verdict.accel]) * 1000);
-      await sandbox.setup(spec.hostname ?? id, ROOTFS_TAG);
+      if (template) await vm.restoreState(template.state);
+      await sandbox.connectAgent(started, bootTimeoutMs);
+      await sandbox.setup(spec.hostname ?? id, ROOTFS_TAG, Boolean(template));
       return sandbox;
     } catch (err) {
       const console = await consoleTail(join(runDir, 'console.log'));

@@ -4,6 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import type { ReadyInfo, ProcessSpec } from '../protocol/index.js';
 import { failedPrecondition, SandpodError, timeout, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -102,14 +103,24 @@ export class Sandbox {
     }
   }
 
-  async setup(hostname: string, rootfsTag: string): Promise<void> {
-    await this.agent.request({ type: 'setup', hostname, rootfsTag });
+  /** Mounts the rootfs in the guest; a restored VM also gets the time and fresh entropy. */
+  async setup(hostname: string, rootfsTag: string, restored: boolean): Promise<void> {
+    await this.agent.request({
+      type: 'setup', hostname, rootfsTag,
+      ...(restored ? { clockMs: Date.now(), entropy: randomBytes(64).toString('base64') } : {}),
+    });
     this.transition('running');
   }
 
   async exec(spec: ProcessSpec, io: ProcessIo): Promise<ProcessHandle> {
     if (this.stateValue !== 'running') throw failedPrecondition(this.object, `cannot exec in a sandbox that is ${this.stateValue}`);
     return this.agent.startProcess(spec, io);
+  }
+
+  /** Marks the VM's end as expected without tearing anything down (a template VM, killed after its save). */
+  release(): void {
+    this.agentClient?.close();
+    if (this.stateValue === 'creating' || this.stateValue === 'running') this.transition('stopping');
   }
 
   /** Stops the VM (asking the guest to power off first when it can) and removes the sandbox's runtime files. */

@@ -26,6 +26,13 @@ export interface VmConfig {
   agentPortName: string;
   disks: VmDisk[];
   shares: VmShare[];
+  /**
+   * Guest RAM backed by a file. `shared` writes go to the file (a template being made); private mappings
+   * copy a page on first write, so clones of one template share every page they have not touched.
+   */
+  memoryFile?: { path: string; shared: boolean };
+  /** Start paused, waiting for a saved state to be restored into it. */
+  incoming?: boolean;
 }
 
 export interface VmExit { code: number | null; signal: string | null; stderr: string }
@@ -41,6 +48,13 @@ export interface VmInstance {
   stop(graceMs?: number): Promise<VmExit>;
   /** Kills the VM process with SIGKILL and reaps it. */
   kill(): Promise<VmExit>;
+  /**
+   * Pauses the VM and writes its device state to `statePath`. RAM in a shared memory file is left in the
+   * file rather than copied. The VM stays paused; stop it afterwards.
+   */
+  saveState(statePath: string): Promise<void>;
+  /** Loads a state saved by `saveState` into a VM started with `incoming`, and resumes it. */
+  restoreState(statePath: string): Promise<void>;
 }
 
 export interface Vmm {

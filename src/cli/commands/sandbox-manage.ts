@@ -17,7 +17,7 @@ import { cliRuntime } from '../runtime.js';
 import { bootTimeout, processEnv, processOptions, runWithOptions, sizeOptions } from './sandbox-run.js';
 
 const createUsage = `usage: sandpod sandbox create [--name ID] [--cpus N] [--memory Q] [--env K=V]… [--workdir DIR]
-                              [--hostname H] [--boot-timeout S] --rootfs DIR [-- CMD [ARG…]]
+                              [--hostname H] [--boot-timeout S] [--template] --rootfs DIR [-- CMD [ARG…]]
 Starts a sandbox that outlives this command and prints its id. CMD, if given, is its main process (output in
 the sandbox's main.log). Use 'sandbox exec' to run more processes, 'sandbox rm' to remove it.`;
 
@@ -74,6 +74,7 @@ export async function sandboxMonitor(argv: string[]): Promise<number> {
       rootfs: values.rootfs as string, ...size,
       ...(id ? { id } : {}), ...(values.hostname ? { hostname: values.hostname } : {}),
       bootTimeoutS: bootTimeout(values['boot-timeout'], 'sandbox create'),
+      fromTemplate: values.template ?? false,
     });
     id = sandbox.id;
     const log = cliLogger('sandbox-monitor', store.monitorLog(id)).child({ sandbox: id });

@@ -19,14 +19,18 @@ export const sizeOptions = {
   rootfs: { type: 'string' },
   hostname: { type: 'string' },
   'boot-timeout': { type: 'string' },
+  template: { type: 'boolean' },
 } as const;
 
 export const runUsage = `usage: sandpod sandbox run [--cpus N] [--memory Q] [--env K=V]… [--workdir DIR] [-t] [-i]
-                           [--hostname H] [--accel auto|kvm|tcg] [--boot-timeout S] --rootfs DIR -- CMD [ARG…]
+                           [--hostname H] [--accel auto|kvm|tcg] [--boot-timeout S] [--template]
+                           --rootfs DIR -- CMD [ARG…]
 
 Boots a VM with its own kernel, runs CMD with DIR as its root filesystem, streams its output and exits
 with its exit code. --cpus takes a CPU limit (rounded up to whole vCPUs), --memory a quantity such as 256Mi
-(default 512Mi). stdin is forwarded when it is not a terminal, or with -i; -t gives the process a terminal.`;
+(default 512Mi). stdin is forwarded when it is not a terminal, or with -i; -t gives the process a terminal.
+--template starts the VM by restoring a saved template of the same size (made on first use) instead of
+booting it: about a second instead of several under TCG.`;
 
 export const DEFAULT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 
@@ -73,6 +77,7 @@ export async function sandboxRun(argv: string[]): Promise<number> {
     rootfs: values.rootfs, ...size,
     ...(values.hostname ? { hostname: values.hostname } : {}),
     bootTimeoutS: bootTimeout(values['boot-timeout'], 'sandbox run'),
+    fromTemplate: values.template ?? false,
   });
   try {
     return await runWithOptions((spec, io) => sandbox.exec(spec, io), positionals, { ...values, env: many(values.env) }, 'sandbox run');

@@ -93,17 +93,19 @@ export class GuestAgent {
   private async handleRequest(msg: HostRequest): Promise<unknown> {
     switch (msg.type) {
       case 'hello': return { nonce: msg.nonce, info: readyInfo() };
-      case 'setup': return this.setup(msg.hostname, msg.rootfsTag);
+      case 'setup': return this.setup(msg);
       case 'exec': return this.exec(msg.proc, msg.spec);
       case 'signal': return this.signal(msg.proc, msg.signal);
       case 'shutdown': return {};
     }
   }
 
-  private async setup(hostname: string, tag: string): Promise<unknown> {
+  private async setup(msg: Extract<HostRequest, { type: 'setup' }>): Promise<unknown> {
     if (this.rootReady) throw new SandpodError('FailedPrecondition', 'the sandbox rootfs is already mounted');
-    writeFileSync('/proc/sys/kernel/hostname', hostname);
-    await run(BUSYBOX, ['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, tag]);
+    if (msg.entropy) writeFileSync('/dev/urandom', Buffer.from(msg.entropy, 'base64'));
+    if (msg.clockMs) await run(BUSYBOX, ['date', '-s', `@${Math.floor(msg.clockMs / 1000)}`]);
+    writeFileSync('/proc/sys/kernel/hostname', msg.hostname);
+    await run(BUSYBOX, ['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, msg.rootfsTag]);
     this.rootReady = true;
     return {};
   }

@@ -42,9 +42,13 @@ export function qemuArgs(c: VmConfig, host: HostFacts): string[] {
   const accel = c.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
   return [
     '-name', c.name,
-    '-M', MACHINE,
+    '-M', c.memoryFile ? `${MACHINE},memory-backend=ram0` : MACHINE,
     ...accel,
     '-m', `${c.memoryMiB}M`,
+    ...(c.memoryFile
+      ? ['-object', `memory-backend-file,id=ram0,size=${c.memoryMiB}M,mem-path=${c.memoryFile.path},share=${c.memoryFile.shared ? 'on' : 'off'}`]
+      : []),
+    ...(c.incoming ? ['-S', '-incoming', 'defer'] : []),
     '-smp', String(c.cpus),
     '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
     '-kernel', c.kernel,

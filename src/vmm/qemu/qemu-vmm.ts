@@ -44,6 +44,45 @@ class QemuInstance implements VmInstance {
     return this.qmp;
   }
 
+  private get control(): QmpClient {
+    if (!this.qmp) throw unavailable(this.config.name, 'no QMP connection');
+    return this.qmp;
+  }
+
+  /** x-ignore-shared: RAM blocks backed by a shared file are not copied into the state (both sides must agree). */
+  private async ignoreShared(): Promise<void> {
+    await this.control.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+  }
+
+  private async waitMigration(what: string): Promise<void> {
+    await waitUntil(async () => {
+      const r = await this.control.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+      if (r.status === 'completed') return true;
+      if (r.status === 'failed' || r.status === 'cancelled') {
+        throw new SandpodError('Internal', `${what} failed: ${r['error-desc'] ?? r.status}`, { object: this.config.name });
+      }
+      return undefined;
+    }, {
+      timeoutMs: 60_000, intervalMs: 20,
+      abort: () => (this.alive ? undefined : unavailable(this.config.name, `QEMU exited during ${what}`)),
+      onTimeout: () => unavailable(this.config.name, `${what} did not complete within 60 s`),
+    });
+  }
+
+  async saveState(statePath: string): Promise<void> {
+    await this.control.execute('stop');
+    if (this.config.memoryFile?.shared) await this.ignoreShared();
+    await this.control.execute('migrate', { uri: `exec:cat > ${shellQuote(statePath)}` });
+    await this.waitMigration('saving the VM state');
+  }
+
+  async restoreState(statePath: string): Promise<void> {
+    if (this.config.memoryFile) await this.ignoreShared();
+    await this.control.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(statePath)}` });
+    await this.waitMigration('restoring the VM state');
+    await this.control.execute('cont');
+  }
+
   async stop(graceMs = 2000): Promise<VmExit> {
     if (!this.alive) return this.exited;
     this.qmp?.execute('quit').catch(() => undefined);
@@ -62,6 +101,8 @@ class QemuInstance implements VmInstance {
     try { process.kill(this.pid, sig); } catch (err) { this.log.debug('signal failed', { pid: this.pid, err }); }
   }
 }
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export class QemuVmm implements Vmm {
   readonly kind = 'qemu';
