@@ -8,6 +8,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensureGuestImage } from '../../src/guest/index.js';
+import { createLogger, nullSink } from '../../src/log.js';
+import { resolvePaths } from '../../src/paths.js';
+import { SandboxRuntime } from '../../src/sandbox/index.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const sandpodBin = join(repoRoot, 'sandpod');
@@ -88,4 +94,27 @@ export async function removeRoots(roots: TestRoots): Promise<void> {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   }
   await rm(roots.base, { recursive: true, force: true });
+}
+
+export interface SandboxTestContext { roots: TestRoots; rootfs: string; runtime: SandboxRuntime }
+
+/**
+ * The usual frame of a sandbox test file: temporary roots and a busybox rootfs before the tests, a runtime on
+ * those roots, and after them a check that nothing was left behind (then the roots are removed).
+ */
+export function sandboxTestContext(name: string, beforeCheck?: (ctx: SandboxTestContext) => Promise<void>): SandboxTestContext {
+  const ctx = {} as SandboxTestContext;
+  before(async () => {
+    ctx.roots = await testRoots(name);
+    ctx.rootfs = await busyboxRootfs(join(ctx.roots.base, 'rootfs'));
+    const paths = resolvePaths({ stateRoot: ctx.roots.state, runRoot: ctx.roots.run });
+    ctx.runtime = new SandboxRuntime({ paths, log: createLogger('test', nullSink), guestImage: () => ensureGuestImage(paths) });
+  });
+  after(async () => {
+    await beforeCheck?.(ctx);
+    const left = await leftovers(ctx.roots);
+    await removeRoots(ctx.roots);
+    assert.deepEqual(left, [], 'sandboxes left something behind');
+  });
+  return ctx;
 }

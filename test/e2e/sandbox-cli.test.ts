@@ -2,7 +2,7 @@
  * Issue acceptance for the VM sandbox runtime, through the real CLI, real QEMU and the Debian guest kernel.
  * VMs are few and shared: one per behaviour that needs a fresh boot, one long-lived sandbox for the rest.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -11,23 +11,12 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import * as pty from 'node-pty';
 import { waitUntil } from '../../src/wait.js';
-import { busyboxRootfs, leftovers, qemuProcessesUnder, removeRoots, sandpod, sandpodBin, testRoots, type TestRoots } from './helpers.js';
+import { leftovers, qemuProcessesUnder, sandboxTestContext, sandpod, sandpodBin } from './helpers.js';
 
-let roots: TestRoots;
-let rootfs: string;
-
-before(async () => {
-  roots = await testRoots('cli');
-  rootfs = await busyboxRootfs(join(roots.base, 'rootfs'));
-});
-
-after(async () => {
-  const left = await leftovers(roots);
-  await removeRoots(roots);
-  assert.deepEqual(left, [], 'sandboxes left something behind');
-});
+const ctx = sandboxTestContext('cli');
 
 test('a sandbox runs on its own kernel with the vCPUs and memory asked for, and sees none of the host', async (t) => {
+  const { roots, rootfs } = ctx;
   const secret = `host-only-${randomBytes(4).toString('hex')}`;
   await writeFile(join(roots.base, secret), 'x');
   // A host process whose command line carries the marker: the guest must not see it.
@@ -56,12 +45,14 @@ test('a sandbox runs on its own kernel with the vCPUs and memory asked for, and 
 });
 
 test('exit codes come back, and stdin reaches the process with EOF', async () => {
+  const { roots, rootfs } = ctx;
   const r = await sandpod(['sandbox', 'run', '--memory', '256Mi', '--rootfs', rootfs, '--', 'sh', '-c', 'read line; echo "got $line"; cat; exit 7'], roots.env, 'hi\nthere\n');
   assert.equal(r.code, 7, r.stderr);
   assert.equal(r.stdout, 'got hi\nthere\n');
 });
 
 test('bad input fails clearly, with a non-zero exit and nothing left running', async () => {
+  const { roots, rootfs } = ctx;
   const missing = await sandpod(['sandbox', 'run', '--rootfs', join(roots.base, 'nope'), '--', 'true'], roots.env);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /rootfs .*nope does not exist/);
@@ -81,6 +72,7 @@ test('bad input fails clearly, with a non-zero exit and nothing left running', a
 });
 
 test('a long-lived sandbox: exec, a terminal, signals, a missing command, ls and rm', async () => {
+  const { roots, rootfs } = ctx;
   const created = await sandpod(['sandbox', 'create', '--name', 'lived', '--memory', '256Mi', '--rootfs', rootfs, '--', 'sh', '-c', 'echo main-started; exec sleep 1000'], roots.env);
   assert.equal(created.code, 0, created.stderr);
   assert.equal(created.stdout.trim(), 'lived');
@@ -124,6 +116,7 @@ test('a long-lived sandbox: exec, a terminal, signals, a missing command, ls and
 });
 
 test('a sandbox whose QEMU dies is reported as such and cleaned up by rm', async () => {
+  const { roots, rootfs } = ctx;
   const created = await sandpod(['sandbox', 'create', '--name', 'doomed', '--memory', '256Mi', '--rootfs', rootfs, '--', 'sleep', '1000'], roots.env);
   assert.equal(created.code, 0, created.stderr);
   const running = sandpod(['sandbox', 'exec', 'doomed', '--', 'sleep', '1000'], roots.env);

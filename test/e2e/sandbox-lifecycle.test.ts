@@ -2,44 +2,26 @@
  * The runtime API through 20 create/exec/destroy cycles: nothing may accumulate (QEMU processes, sockets,
  * run directories, temporary directories, open file descriptors of this process).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureGuestImage } from '../../src/guest/index.js';
-import { createLogger, nullSink } from '../../src/log.js';
-import { resolvePaths } from '../../src/paths.js';
-import { SandboxRuntime } from '../../src/sandbox/index.js';
-import { busyboxRootfs, leftovers, qemuProcessesUnder, removeRoots, testRoots, type TestRoots } from './helpers.js';
+import { qemuProcessesUnder, sandboxTestContext } from './helpers.js';
 
 const CYCLES = 20;
-let roots: TestRoots;
-let rootfs: string;
-
+const ctx = sandboxTestContext('cycles');
 let tmp: string;
-
-before(async () => {
-  roots = await testRoots('cycles');
-  rootfs = await busyboxRootfs(join(roots.base, 'rootfs'));
-  // This process's temporary files go to a directory of its own, so other programs' files do not count.
-  tmp = join(roots.base, 'tmp');
-  await mkdir(tmp);
-  process.env['TMPDIR'] = tmp;
-});
-
-after(async () => {
-  const left = await leftovers(roots);
-  await removeRoots(roots);
-  assert.deepEqual(left, []);
-});
 
 const openFds = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
 const tmpEntries = async (): Promise<string[]> => readdir(tmp);
 
 test(`${CYCLES} create/exec/destroy cycles leave no process, socket, directory or file descriptor behind`, async () => {
-  const paths = resolvePaths({ stateRoot: roots.state, runRoot: roots.run });
-  const runtime = new SandboxRuntime({ paths, log: createLogger('test', nullSink), guestImage: () => ensureGuestImage(paths) });
+  const { roots, rootfs, runtime } = ctx;
+  // This process's temporary files go to a directory of its own, so other programs' files do not count.
+  tmp = join(roots.base, 'tmp');
+  await mkdir(tmp);
+  process.env['TMPDIR'] = tmp;
   // Warm up: image and accelerator verdict are cached once, and the first exec loads lazy modules.
   const warm = await runtime.create({ rootfs, cpus: 1, memoryMiB: 256 });
   await (await warm.exec({ args: ['true'], env: [], cwd: '/', terminal: false, stdin: false }, { onStdout: () => undefined, onStderr: () => undefined })).exited;

@@ -2,33 +2,14 @@
  * Fast start from a VM template: one boot makes the template, clones restore it. Each clone must get its own
  * rootfs, hostname, clock and entropy, must not write into the template, and must clean up like a cold VM.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureGuestImage } from '../../src/guest/index.js';
-import { createLogger, nullSink } from '../../src/log.js';
-import { resolvePaths } from '../../src/paths.js';
-import { SandboxRuntime, type Sandbox } from '../../src/sandbox/index.js';
-import { busyboxRootfs, leftovers, qemuProcessesUnder, removeRoots, sandpod, testRoots, type TestRoots } from './helpers.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { qemuProcessesUnder, sandboxTestContext, sandpod } from './helpers.js';
 
-let roots: TestRoots;
-let rootfs: string;
-let runtime: SandboxRuntime;
-
-before(async () => {
-  roots = await testRoots('template');
-  rootfs = await busyboxRootfs(join(roots.base, 'rootfs'));
-  const paths = resolvePaths({ stateRoot: roots.state, runRoot: roots.run });
-  runtime = new SandboxRuntime({ paths, log: createLogger('test', nullSink), guestImage: () => ensureGuestImage(paths) });
-});
-
-after(async () => {
-  await runtime.templates.clear();
-  const left = await leftovers(roots);
-  await removeRoots(roots);
-  assert.deepEqual(left, []);
-});
+const ctx = sandboxTestContext('template', (c) => c.runtime.templates.clear());
 
 async function sh(sb: Sandbox, script: string): Promise<string> {
   let out = '';
@@ -39,6 +20,7 @@ async function sh(sb: Sandbox, script: string): Promise<string> {
 }
 
 test('clones of one template each get their own identity, clock and entropy, and leave the template untouched', async () => {
+  const { roots, rootfs, runtime } = ctx;
   const a = await runtime.create({ rootfs, cpus: 1, memoryMiB: 256, hostname: 'clone-a', fromTemplate: true });
   const [tplDir] = await readdir(join(roots.run, 'templates'));
   assert.ok(tplDir, 'a template was saved');
@@ -68,6 +50,7 @@ test('clones of one template each get their own identity, clock and entropy, and
 });
 
 test('the CLI starts from the template with --template and returns the exit code', async () => {
+  const { roots, rootfs } = ctx;
   const r = await sandpod(['sandbox', 'run', '--template', '--memory', '256Mi', '--rootfs', rootfs, '--', 'sh', '-c', 'uname -r; exit 3'], roots.env);
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stdout, /^\d+\.\d+\.\d+/);
