@@ -75,7 +75,8 @@ export class SandboxRuntime {
 
   vmmVersion(): Promise<string> { return this.vmm.version(); }
 
-  async create(spec: SandboxSpec): Promise<Sandbox> {
+  /** Boots (or restores) a sandbox. Aborting `signal` stops a create in progress and cleans up after it. */
+  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
     const id = spec.id ?? randomBytes(6).toString('hex');
     const object = `sandbox/${id}`;
     if (!ID_RE.test(id)) throw invalid(object, 'a sandbox id is 1-63 lowercase letters, digits, ".", "_" or "-"');
@@ -99,14 +100,19 @@ export class SandboxRuntime {
       const config = sandboxVmConfig(`sandpod-${id}`, runDir, layout, spec.rootfs);
       const vm = await this.vmm.start(template ? { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true } : config);
       sandbox = new Sandbox(id, vm, runDir, log);
+      const interrupt = (): void => { log.warn('create interrupted'); void vm.kill(); };
+      if (signal?.aborted) interrupt();
+      signal?.addEventListener('abort', interrupt, { once: true });
       if (template) await vm.restoreState(template.state);
       await sandbox.connectAgent(started, bootTimeoutMs);
       await sandbox.setup(spec.hostname ?? id, ROOTFS_TAG, Boolean(template));
+      signal?.removeEventListener('abort', interrupt);
       return sandbox;
     } catch (err) {
       const console = await consoleTail(join(runDir, 'console.log'));
       if (sandbox) await sandbox.destroy().catch(() => undefined);
       await rm(runDir, { recursive: true, force: true });
+      if (signal?.aborted) throw new SandpodError('Unavailable', 'interrupted while starting; the VM was stopped and removed', { object, cause: err });
       const kind = err instanceof SandpodError ? err.kind : 'Internal';
       throw new SandpodError(kind, `${describeError(err).replace(`${object}: `, '')}${console ? `\n--- guest console (last lines) ---\n${console}` : ''}`, { object, cause: err });
     }

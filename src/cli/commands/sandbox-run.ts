@@ -73,12 +73,17 @@ export async function sandboxRun(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('sandpod sandbox run: give the command to run after --');
   const size = vmSize(values.cpus, values.memory, 'sandbox');
   const runtime = cliRuntime(pathsFrom(values), accelFrom(values, 'sandbox run'), cliLogger('cli'));
+  // A signal while the VM boots stops the boot and cleans up instead of leaving QEMU behind.
+  const booting = new AbortController();
+  const interrupt = (): void => booting.abort();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, interrupt);
   const sandbox = await runtime.create({
     rootfs: values.rootfs, ...size,
     ...(values.hostname ? { hostname: values.hostname } : {}),
     bootTimeoutS: bootTimeout(values['boot-timeout'], 'sandbox run'),
     fromTemplate: values.template ?? false,
-  });
+  }, booting.signal).finally(() => { for (const s of signals) process.off(s, interrupt); });
   try {
     return await runWithOptions((spec, io) => sandbox.exec(spec, io), positionals, { ...values, env: many(values.env) }, 'sandbox run');
   } finally {
