@@ -1,0 +1,29 @@
+/** The ttrpc Request and Response envelopes, and the error a failed call carries. */
+import { loadProto, decodeMessage, encodeMessage } from './proto.js';
+import type { CodeValue } from './codes.js';
+
+const root = loadProto('./ttrpc.proto', import.meta.url);
+const requestType = root.lookupType('ttrpc.Request');
+const responseType = root.lookupType('ttrpc.Response');
+
+export interface TtrpcRequest {
+  service: string;
+  method: string;
+  payload: Buffer;
+  timeoutNano: number;
+  metadata: { key: string; value: string }[];
+}
+export interface TtrpcResponse { status?: { code: number; message: string } | null; payload: Buffer }
+
+export const encodeRequest = (r: Partial<TtrpcRequest> & { service: string; method: string }): Uint8Array => encodeMessage(requestType, r);
+export const decodeRequest = (b: Uint8Array): TtrpcRequest => decodeMessage<TtrpcRequest>(requestType, b);
+export const encodeResponse = (r: { status?: { code: number; message: string }; payload?: Uint8Array }): Uint8Array => encodeMessage(responseType, r);
+export const decodeResponse = (b: Uint8Array): TtrpcResponse => decodeMessage<TtrpcResponse>(responseType, b);
+
+/** A call that ended with a non-OK status; `code` is the gRPC code. */
+export class TtrpcError extends Error {
+  constructor(readonly code: CodeValue | number, message: string) {
+    super(message);
+    this.name = 'TtrpcError';
+  }
+}

@@ -1,0 +1,17 @@
+/** Loading the .proto contract files that sit beside the code (the build copies them into dist/). */
+import protobuf from 'protobufjs';
+import { fileURLToPath } from 'node:url';
+
+/** Loads a .proto file named relative to the calling module (pass its import.meta.url). */
+export function loadProto(file: string, moduleUrl: string): protobuf.Root {
+  return protobuf.loadSync(fileURLToPath(new URL(file, moduleUrl)));
+}
+
+/** Decodes to a plain object: 64-bit integers as numbers, bytes as Buffers, absent fields as their defaults. */
+export function decodeMessage<T>(type: protobuf.Type, data: Uint8Array): T {
+  return type.toObject(type.decode(data), { longs: Number, bytes: Buffer, defaults: true, arrays: true, objects: true }) as T;
+}
+
+export function encodeMessage(type: protobuf.Type, value: Record<string, unknown>): Uint8Array {
+  return type.encode(type.fromObject(value)).finish();
+}
