@@ -10,7 +10,7 @@ export interface TtrpcRequest {
   service: string;
   method: string;
   payload: Buffer;
-  timeoutNano: number;
+  timeout_nano: number;
   metadata: { key: string; value: string }[];
 }
 export interface TtrpcResponse { status?: { code: number; message: string } | null; payload: Buffer }

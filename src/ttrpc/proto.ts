@@ -2,9 +2,12 @@
 import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
 
-/** Loads a .proto file named relative to the calling module (pass its import.meta.url). */
+/**
+ * Loads a .proto file named relative to the calling module (pass its import.meta.url). Field names stay as
+ * the contract spells them (snake_case), so code and .proto read alike.
+ */
 export function loadProto(file: string, moduleUrl: string): protobuf.Root {
-  return protobuf.loadSync(fileURLToPath(new URL(file, moduleUrl)));
+  return new protobuf.Root().loadSync(fileURLToPath(new URL(file, moduleUrl)), { keepCase: true });
 }
 
 /** Decodes to a plain object: 64-bit integers as numbers, bytes as Buffers, absent fields as their defaults. */

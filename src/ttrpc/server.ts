@@ -59,7 +59,7 @@ export class TtrpcServer {
     const handler = this.methods.get(`${req.service}/${req.method}`);
     if (!handler) throw new TtrpcError(Code.Unimplemented, `${req.service}.${req.method} is not implemented`);
     this.log.debug('ttrpc call', { service: req.service, method: req.method });
-    return handler(req.payload, { metadata: new Map(req.metadata.map((kv) => [kv.key, kv.value])), timeoutNano: req.timeoutNano });
+    return handler(req.payload, { metadata: new Map(req.metadata.map((kv) => [kv.key, kv.value])), timeoutNano: req.timeout_nano });
   }
 
   async close(): Promise<void> {
