@@ -3,14 +3,14 @@
  * check that every test file ends with. The guest image cache is shared (it is a cache, keyed by content).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, copyFile, readdir, rm, symlink, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureGuestImage } from '../../src/guest/index.js';
+import { busyboxRootfs } from '../../src/images/index.js';
 import { createLogger, nullSink } from '../../src/log.js';
 import { resolvePaths } from '../../src/paths.js';
 import { SandboxRuntime } from '../../src/sandbox/index.js';
@@ -29,15 +29,7 @@ export async function testRoots(name: string): Promise<TestRoots> {
   return { base, state, run, env: { ...process.env, SANDPOD_STATE_DIR: state, SANDPOD_RUN_DIR: run } };
 }
 
-/** A minimal container rootfs: static busybox and its applets as links, /etc/passwd, /tmp. */
-export async function busyboxRootfs(dir: string): Promise<string> {
-  for (const d of ['bin', 'etc', 'tmp', 'root']) await mkdir(join(dir, d), { recursive: true });
-  await copyFile('/bin/busybox', join(dir, 'bin/busybox'));
-  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
-  for (const a of applets) await symlink('busybox', join(dir, 'bin', a)).catch(() => undefined);
-  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  return dir;
-}
+export { busyboxRootfs } from '../../src/images/index.js';
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
