@@ -46,29 +46,24 @@ export function sandpod(args: string[], env: NodeJS.ProcessEnv, input?: string, 
   });
 }
 
-/** QEMU processes whose command line names this test's run root. */
-export async function qemuProcessesUnder(runRoot: string): Promise<number[]> {
+/** Pids of processes whose NUL-separated command line (and, if asked, environment) satisfies `match`. */
+export async function processesWhere(match: (cmdline: string, environ: () => Promise<string>) => boolean | Promise<boolean>): Promise<number[]> {
   const pids: number[] = [];
   for (const p of await readdir('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.startsWith('qemu-system') && cmd.includes(runRoot)) pids.push(Number(p));
+    if (cmd && (await match(cmd, () => readFile(`/proc/${p}/environ`, 'utf8').catch(() => '')))) pids.push(Number(p));
   }
   return pids;
 }
 
+/** QEMU processes whose command line names this test's run root. */
+export const qemuProcessesUnder = (runRoot: string): Promise<number[]> =>
+  processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(runRoot));
+
 /** Sandbox monitor processes started with this test's state root. */
-export async function monitorsUnder(stateRoot: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (!cmd.includes('sandbox\0monitor')) continue;
-    const env = await readFile(`/proc/${p}/environ`, 'utf8').catch(() => '');
-    if (env.includes(`SANDPOD_STATE_DIR=${stateRoot}\0`)) pids.push(Number(p));
-  }
-  return pids;
-}
+export const monitorsUnder = (stateRoot: string): Promise<number[]> =>
+  processesWhere(async (cmd, environ) => cmd.includes('sandbox\0monitor') && (await environ()).includes(`SANDPOD_STATE_DIR=${stateRoot}\0`));
 
 /** Everything a test file's sandboxes could leave behind: QEMU and monitor processes, run and state entries. */
 export async function leftovers(roots: TestRoots): Promise<string[]> {

@@ -3,21 +3,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxRootfs, writeOciArchive } from '../../src/images/index.js';
 import { startContainerd } from './containerd.js';
+import { processesWhere } from './helpers.js';
 
-async function shimsUnder(base: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('containerd') && cmd.includes(base)) pids.push(Number(p));
-  }
-  return pids;
-}
+const containerdProcessesUnder = (base: string): Promise<number[]> =>
+  processesWhere((cmd) => cmd.includes('containerd') && cmd.includes(base));
 
 test('a busybox image built from Debian packages imports into containerd and runs with runc', async (t) => {
   const base = await mkdtemp(join(tmpdir(), 'sandpod-e2e-images-'));
@@ -26,7 +20,7 @@ test('a busybox image built from Debian packages imports into containerd and run
     await containerd.stop();
     // runc's per-namespace state directory sits at a fixed path outside our roots; it is empty by now.
     await rmdir('/run/containerd/runc/sandpod-test').catch(() => undefined);
-    const left = await shimsUnder(base);
+    const left = await containerdProcessesUnder(base);
     await rm(base, { recursive: true, force: true });
     assert.deepEqual(left, [], 'no containerd or shim process is left');
   });
