@@ -11,7 +11,7 @@ export class TtrpcClient {
   private nextStream = 1;
   private readonly pending = new Map<number, Pending>();
 
-  private constructor(private readonly socket: Socket, private readonly address: string) {
+  private constructor(private readonly socket: Socket, address: string) {
     const reader = new TtrpcFrameReader((f) => {
       if (f.type !== MessageType.Response) return;
       const p = this.pending.get(f.streamId);

@@ -32,7 +32,7 @@ async function isOurs(pid: number, marker: string): Promise<boolean> {
 }
 
 export async function sandboxCreate(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('sandbox create', argv, { ...processOptions, ...sizeOptions, name: { type: 'string' } });
+  const { values } = parse('sandbox create', argv, { ...processOptions, ...sizeOptions, name: { type: 'string' } });
   if (values.help) { process.stdout.write(createUsage + '\n'); return 0; }
   if (!values.rootfs) throw new UsageError('sandpod sandbox create: --rootfs DIR is required');
   vmSize(values.cpus, values.memory, 'sandbox');
