@@ -1,0 +1,38 @@
+/** node.k8s.io/v1 RuntimeClass: `handler` is top level; overhead and scheduling feed pod admission. */
+import { z } from 'zod';
+import { checkDns1123Label, checkDns1123Subdomain, invalidValue, required, type FieldError } from '../../kube/index.js';
+import { checkResourceList } from './pods.js';
+import { ageColumn, at, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
+
+export const runtimeClasses: ResourceDef = {
+  group: 'node.k8s.io', version: 'v1', kind: 'RuntimeClass', plural: 'runtimeclasses', singular: 'runtimeclass', namespaced: false,
+  shortNames: [], categories: [], subresources: [],
+  schema: objectSchema({
+    handler: z.string().optional(),
+    overhead: z.strictObject({ podFixed: z.record(z.string(), z.union([z.string(), z.number()])).optional() }).nullable().optional(),
+    scheduling: z.strictObject({
+      nodeSelector: z.record(z.string(), z.string()).optional(),
+      tolerations: z.array(z.unknown()).optional(),
+    }).nullable().optional(),
+  }),
+  validate: (o): FieldError[] => {
+    const errs: FieldError[] = [];
+    const name = o.metadata.name ?? '';
+    const badName = checkDns1123Subdomain(name);
+    if (badName) errs.push(invalidValue('metadata.name', name, badName));
+    const handler = at(o, 'handler');
+    if (typeof handler !== 'string' || handler === '') errs.push(required('handler'));
+    else {
+      const bad = checkDns1123Label(handler);
+      if (bad) errs.push(invalidValue('handler', handler, bad));
+    }
+    errs.push(...checkResourceList(at(o, 'overhead', 'podFixed'), 'overhead.podFixed'));
+    return errs;
+  },
+  columns: [
+    nameColumn,
+    { name: 'Handler', type: 'string', priority: 0, description: 'Handler specifies the underlying runtime and configuration that the CRI implementation will use to handle pods of this class.', cell: (o) => str(at(o, 'handler')) },
+    ageColumn,
+  ],
+  hasStatus: false,
+};
