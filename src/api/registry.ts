@@ -199,10 +199,11 @@ export class Registry {
   }
 
   /** Validates and compare-and-swaps `next` over `current`; an unchanged object is not written. */
-  private async commit(scope: Scope, current: KubeObject, next: KubeObject, opts: WriteOptions): Promise<KubeObject> {
+  private async commit(scope: Scope, current: KubeObject, next: KubeObject, opts: WriteOptions, subresource?: string): Promise<KubeObject> {
     const { def } = scope;
     const name = current.metadata.name ?? '';
-    this.validateOrThrow(def, next, current);
+    // A binding is the one write allowed to set a pod's nodeName, so the update rules do not apply to it.
+    this.validateOrThrow(def, next, subresource === 'binding' ? undefined : current);
     if (opts.dryRun || withoutVersion(next) === withoutVersion(current)) return next;
     const res = await this.store.update(storageKey(def, scope.namespace, name), next, Number(current.metadata.resourceVersion));
     return this.written(def, name, res);
@@ -231,7 +232,7 @@ export class Registry {
       const warnings = checkFields(scope.def, patched, opts.fieldValidation);
       const next = this.mergeForUpdate(scope.def, current, patched, subresource);
       try {
-        return { object: await this.commit(scope, current, next, opts), warnings };
+        return { object: await this.commit(scope, current, next, opts, subresource), warnings };
       } catch (err) {
         const retry = attempt < 5 && err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'Conflict';
         if (!retry) throw err;
@@ -291,7 +292,7 @@ export class Registry {
   /** Assigns a pod to a node (pods/binding). */
   async bind(namespace: string, podName: string, nodeName: string): Promise<void> {
     if (!nodeName) throw new ValidationError('Binding', podName, [required('target.name')]);
-    await this.mutate({ def: pods, namespace }, podName, { fieldValidation: 'Ignore', dryRun: false }, undefined, (pod) => {
+    await this.mutate({ def: pods, namespace }, podName, { fieldValidation: 'Ignore', dryRun: false }, 'binding', (pod) => {
       const spec = (pod['spec'] ?? {}) as Record<string, unknown>;
       if (spec['nodeName']) throw conflictError(pods, podName, `pod ${podName} is already assigned to node "${String(spec['nodeName'])}"`);
       if (pod.metadata.deletionTimestamp) throw conflictError(pods, podName, 'pod is being deleted, cannot be assigned to a host');

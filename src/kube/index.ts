@@ -6,3 +6,5 @@ export * from './object.js';
 export * from './quantity.js';
 export * from './selectors.js';
 export * from './validation.js';
+export * from './client.js';
+export * from './informer.js';
