@@ -5,7 +5,10 @@ import { describeError } from '../errors.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const commands: Record<string, () => Promise<Command>> = {};
+const commands: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('./commands/up.js')).default,
+  down: async () => (await import('./commands/down.js')).default,
+};
 
 export function usage(): string {
   return [
