@@ -35,7 +35,7 @@ export interface TestCluster {
 }
 
 export async function startCluster(): Promise<TestCluster> {
-  const root = mkdtempSync(join(tmpdir(), 'sandpod-e2e-'));
+  const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-'));
   const paths = resolvePaths({ stateRoot: join(root, 'state'), runRoot: join(root, 'run'), cacheRoot: join(root, 'cache') });
   const state = await up(paths);
   const client = KubeClient.fromKubeconfig(state.kubeconfig);
