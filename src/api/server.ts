@@ -22,7 +22,7 @@ import { pods } from './resources/pods.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
 import { route, type Route } from './router.js';
 import { badRequest, failure, statusFor } from './status.js';
-import type { EtcdStore } from './store.js';
+import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
 import { startWatch } from './watch.js';
 import type { PodStreaming } from './streaming.js';
@@ -302,7 +302,12 @@ export class ApiServer {
     const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
     let headersSent = false;
     const timeout = query.get('timeoutSeconds');
+    const open = (): void => {
+      res.writeHead(200, { 'Content-Type': table ? tableContentType : 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+      res.flushHeaders();
+    };
     const write = (ev: WatchEvent): void => {
+      if (!res.headersSent) open();
       let object: unknown = ev.object;
       if (table && (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED')) {
         object = toTable(scope.def, [ev.object], { include, withHeaders: !headersSent });
@@ -310,17 +315,25 @@ export class ApiServer {
       }
       res.write(JSON.stringify({ type: ev.type, object }) + '\n');
     };
-    const stop = await startWatch(this.opts.store, this.registry, scope, {
-      resourceVersion: query.get('resourceVersion') ?? '',
-      selectors: parseSelectors(scope.def, query),
-      bookmarks: query.get('allowWatchBookmarks') === 'true',
-      ...(timeout !== null ? { timeoutSeconds: Number(timeout) } : {}),
-    }, {
-      send: write,
-      end: () => res.end(),
-    });
-    res.writeHead(200, { 'Content-Type': table ? tableContentType : 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
-    res.flushHeaders();
+    let stop: () => void;
+    try {
+      stop = await startWatch(this.opts.store, this.registry, scope, {
+        resourceVersion: query.get('resourceVersion') ?? '',
+        selectors: parseSelectors(scope.def, query),
+        bookmarks: query.get('allowWatchBookmarks') === 'true',
+        ...(timeout !== null ? { timeoutSeconds: Number(timeout) } : {}),
+      }, {
+        send: write,
+        end: () => res.end(),
+      });
+    } catch (err) {
+      // Like kube-apiserver: a too-old resourceVersion is an ERROR event in an open stream, so clients relist.
+      if (!(err instanceof RevisionCompactedError)) throw err;
+      write({ type: 'ERROR', object: statusFor(err) as unknown as KubeObject });
+      res.end();
+      return;
+    }
+    if (!res.headersSent) open();
     req.on('close', stop);
     res.on('close', stop);
   }
