@@ -88,18 +88,27 @@ export class NodeAgentStreaming implements PodStreaming {
     const url = new URL(agentPath(kind, pod, containerOf(pod, query), query), nodeAgentUrl(node));
     url.protocol = 'ws:';
     const upstream = new WebSocket(url, [streamProtocol]);
+    // The node may answer and close before the client's side of the upgrade is ready: queue until then.
+    const early: Array<{ data: Buffer } | { close: number; reason: Buffer }> = [];
+    let client: WebSocket | undefined;
+    const closeCode = (code: number): number => (code === 1005 || code === 1006 ? 1000 : code);
+    upstream.on('message', (data: Buffer) => (client ? client.send(data, { binary: true }) : early.push({ data })));
+    upstream.on('close', (code, reason) => (client ? client.close(closeCode(code), reason) : early.push({ close: code, reason })));
     await new Promise<void>((resolve, reject) => {
       upstream.once('open', () => resolve());
       upstream.once('error', (err) => reject(failure(502, 'InternalError', `cannot reach the node agent of ${node.metadata.name ?? ''} at ${url.origin}: ${err.message}`)));
       upstream.once('unexpected-response', (_r, res) => reject(failure(res.statusCode ?? 502, 'InternalError', `the node agent of ${node.metadata.name ?? ''} refused the ${kind} stream (HTTP ${res.statusCode ?? 0})`)));
     });
-    this.wss.handleUpgrade(req, socket, head, (client) => {
-      upstream.on('message', (data: Buffer) => client.send(data, { binary: true }));
-      client.on('message', (data: Buffer) => upstream.send(data, { binary: true }));
-      upstream.on('close', (code, reason) => client.close(code === 1005 ? 1000 : code, reason));
-      client.on('close', () => upstream.close());
-      upstream.on('error', () => client.terminate());
-      client.on('error', () => upstream.terminate());
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      client = ws;
+      for (const item of early) {
+        if ('data' in item) ws.send(item.data, { binary: true });
+        else ws.close(closeCode(item.close), item.reason);
+      }
+      ws.on('message', (data: Buffer) => upstream.send(data, { binary: true }));
+      ws.on('close', () => upstream.close());
+      upstream.on('error', () => ws.terminate());
+      ws.on('error', () => upstream.terminate());
     });
   }
 }
