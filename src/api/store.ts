@@ -2,7 +2,7 @@
  * The API server's only store: etcd v3. An object's resourceVersion is the etcd mod revision of its key;
  * writes are compare-and-swap on that revision; watches resume from any revision etcd still holds.
  */
-import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import { Etcd3, type ICompare, type IKeyValue, type Watcher } from 'etcd3';
 import { SandpodError, unavailable } from '../errors.js';
 import type { KubeObject } from '../kube/index.js';
 
@@ -81,22 +81,19 @@ export class EtcdStore {
 
   /** Creates the key only if it does not exist. */
   async create(key: string, obj: KubeObject): Promise<WriteResult> {
-    const res = await this.call('create', () => this.client.kv.txn({
-      compare: [{ key: enc(key), target: 'Create', result: 'Equal', create_revision: 0 }],
-      success: [{ request_put: { key: enc(key), value: encodeObject(obj) } }],
-      failure: [{ request_range: { key: enc(key) } }],
-    }));
-    if (!res.succeeded) {
-      const kv = res.responses[0]?.response_range.kvs[0];
-      return kv ? { ok: false, reason: 'exists', current: decode(kv) } : { ok: false, reason: 'exists' };
-    }
-    return { ok: true, object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(res.header.revision) } } };
+    const res = await this.putIf(key, obj, { key: enc(key), target: 'Create', result: 'Equal', create_revision: 0 });
+    return res.ok ? res : { ok: false, reason: 'exists', ...(res.current ? { current: res.current } : {}) };
   }
 
   /** Replaces the key only if its mod revision is still `expected`. */
   async update(key: string, obj: KubeObject, expected: number): Promise<WriteResult> {
-    const res = await this.call('update', () => this.client.kv.txn({
-      compare: [{ key: enc(key), target: 'Mod', result: 'Equal', mod_revision: String(expected) }],
+    return this.putIf(key, obj, { key: enc(key), target: 'Mod', result: 'Equal', mod_revision: String(expected) });
+  }
+
+  /** One compare-and-put transaction; on failure, the current value (if any) comes back with the result. */
+  private async putIf(key: string, obj: KubeObject, compare: ICompare): Promise<WriteResult> {
+    const res = await this.call('write', () => this.client.kv.txn({
+      compare: [compare],
       success: [{ request_put: { key: enc(key), value: encodeObject(obj) } }],
       failure: [{ request_range: { key: enc(key) } }],
     }));

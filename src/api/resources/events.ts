@@ -1,7 +1,7 @@
 /** core/v1 Event: what the scheduler and nodes report about objects; `kubectl describe` lists them. */
 import { z } from 'zod';
 import { required, type FieldError, type KubeObject } from '../../kube/index.js';
-import { ageOf, at, objectSchema, str, type ResourceDef } from './resource.js';
+import { ageOf, at, objectSchema, selectable, str, type ResourceDef } from './resource.js';
 
 const lastSeen = (o: KubeObject): unknown => at(o, 'lastTimestamp') ?? at(o, 'eventTime') ?? o.metadata.creationTimestamp;
 
@@ -41,15 +41,8 @@ export const events: ResourceDef = {
     { name: 'Name', type: 'string', priority: 1, description: 'The name of the event.', cell: (o) => o.metadata.name ?? '' },
   ],
   fields: (o) => ({
-    'involvedObject.kind': str(at(o, 'involvedObject', 'kind')),
-    'involvedObject.namespace': str(at(o, 'involvedObject', 'namespace')),
-    'involvedObject.name': str(at(o, 'involvedObject', 'name')),
-    'involvedObject.uid': str(at(o, 'involvedObject', 'uid')),
-    'involvedObject.apiVersion': str(at(o, 'involvedObject', 'apiVersion')),
-    'involvedObject.resourceVersion': str(at(o, 'involvedObject', 'resourceVersion')),
-    'involvedObject.fieldPath': str(at(o, 'involvedObject', 'fieldPath')),
-    reason: str(at(o, 'reason')),
-    type: str(at(o, 'type')),
+    ...selectable(o, ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid',
+      'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'type']),
     source: str(at(o, 'source', 'component')),
   }),
   hasStatus: false,

@@ -1,7 +1,6 @@
 /** core/v1 Namespace. */
 import { z } from 'zod';
-import { checkDns1123Label, checkLabels, invalidValue, type FieldError } from '../../kube/index.js';
-import { ageColumn, at, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
+import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
 
 export const namespaces: ResourceDef = {
   group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', singular: 'namespace', namespaced: false,
@@ -11,11 +10,7 @@ export const namespaces: ResourceDef = {
     { name: 'finalize', kind: 'Namespace', verbs: ['update'] },
   ],
   schema: objectSchema({ spec: z.strictObject({ finalizers: z.array(z.string()).optional() }).optional(), status: z.unknown().optional() }),
-  validate: (o): FieldError[] => {
-    const name = o.metadata.name ?? '';
-    const bad = checkDns1123Label(name);
-    return [...(bad ? [invalidValue('metadata.name', name, bad)] : []), ...checkLabels(o.metadata.labels, 'metadata.labels')];
-  },
+  validate: (o) => checkObjectMeta(o, 'label'),
   columns: [
     nameColumn,
     { name: 'Status', type: 'string', priority: 0, description: 'The status of the namespace', cell: (o) => str(at(o, 'status', 'phase'), 'Active') },

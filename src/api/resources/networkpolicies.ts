@@ -1,7 +1,7 @@
 /** networking.k8s.io/v1 NetworkPolicy: stored and served; enforcement belongs to the node's network code. */
 import { z } from 'zod';
-import { checkDns1123Subdomain, invalidValue, isRecord, notSupported, required, type FieldError, type KubeObject } from '../../kube/index.js';
-import { ageColumn, at, nameColumn, objectSchema, type ResourceDef } from './resource.js';
+import { isRecord, notSupported, required, type FieldError, type KubeObject } from '../../kube/index.js';
+import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, type ResourceDef } from './resource.js';
 
 const policyTypes = ['Ingress', 'Egress'];
 
@@ -32,10 +32,7 @@ export const networkPolicies: ResourceDef = {
     status: z.unknown().optional(),
   }),
   validate: (o: KubeObject): FieldError[] => {
-    const errs: FieldError[] = [];
-    const name = o.metadata.name ?? '';
-    const bad = checkDns1123Subdomain(name);
-    if (bad) errs.push(invalidValue('metadata.name', name, bad));
+    const errs = checkObjectMeta(o);
     if (at(o, 'spec') === undefined) errs.push(required('spec'));
     const types = at(o, 'spec', 'policyTypes');
     if (Array.isArray(types)) types.forEach((t, i) => { if (!policyTypes.includes(String(t))) errs.push(notSupported(`spec.policyTypes[${i}]`, t, policyTypes)); });

@@ -1,7 +1,7 @@
 /** core/v1 Node. Sandpod nodes advertise their node agent's streaming address in status.daemonEndpoints. */
 import { z } from 'zod';
-import { checkDns1123Subdomain, checkLabels, invalidValue, type FieldError, type KubeObject } from '../../kube/index.js';
-import { ageColumn, at, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
+import type { KubeObject } from '../../kube/index.js';
+import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
 
 interface Condition { type?: string; status?: string }
 interface Address { type?: string; address?: string }
@@ -37,11 +37,7 @@ export const nodes: ResourceDef = {
     }).optional(),
     status: z.unknown().optional(),
   }),
-  validate: (o): FieldError[] => {
-    const name = o.metadata.name ?? '';
-    const bad = checkDns1123Subdomain(name);
-    return [...(bad ? [invalidValue('metadata.name', name, bad)] : []), ...checkLabels(o.metadata.labels, 'metadata.labels')];
-  },
+  validate: (o) => checkObjectMeta(o),
   columns: [
     nameColumn,
     { name: 'Status', type: 'string', priority: 0, description: 'The status of the node', cell: nodeStatusText },

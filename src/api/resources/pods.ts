@@ -1,10 +1,10 @@
 /** core/v1 Pod: schema of the fields Sandpod knows, validation with field paths, kube-apiserver's columns. */
 import { z } from 'zod';
 import {
-  checkDns1123Label, checkDns1123Subdomain, checkLabels, duplicate, forbidden, invalidValue, isRecord, notSupported, quantityValue, required,
+  checkDns1123Label, checkLabels, duplicate, forbidden, invalidValue, isRecord, notSupported, quantityValue, required,
   type FieldError, type KubeObject,
 } from '../../kube/index.js';
-import { ageColumn, at, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
+import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, selectable, str, type ResourceDef } from './resource.js';
 
 const opaque = z.unknown().optional();
 const resourceMap = z.record(z.string(), z.union([z.string(), z.number()]));
@@ -118,11 +118,7 @@ function checkContainer(c: Container, field: string, seen: Set<string>): FieldEr
 }
 
 export function validatePod(obj: KubeObject, old?: KubeObject): FieldError[] {
-  const errs: FieldError[] = [];
-  const name = obj.metadata.name ?? '';
-  const bad = checkDns1123Subdomain(name);
-  if (name !== '' && bad) errs.push(invalidValue('metadata.name', name, bad));
-  errs.push(...checkLabels(obj.metadata.labels, 'metadata.labels'));
+  const errs = checkObjectMeta(obj);
   const spec: Partial<z.infer<typeof podSpecSchema>> = podSpecSchema.safeParse(obj['spec'] ?? {}).data ?? {};
   const seen = new Set<string>();
   if (!spec.containers || spec.containers.length === 0) errs.push(required('spec.containers'));
@@ -217,13 +213,7 @@ export const pods: ResourceDef = {
   schema: objectSchema({ spec: podSpecSchema.optional(), status: opaque }),
   validate: validatePod,
   columns: podColumns,
-  fields: (o) => ({
-    'spec.nodeName': str(at(o, 'spec', 'nodeName')),
-    'status.phase': str(at(o, 'status', 'phase')),
-    'spec.restartPolicy': str(at(o, 'spec', 'restartPolicy')),
-    'spec.schedulerName': str(at(o, 'spec', 'schedulerName')),
-    'status.podIP': str(at(o, 'status', 'podIP')),
-  }),
+  fields: (o) => selectable(o, ['spec.nodeName', 'status.phase', 'spec.restartPolicy', 'spec.schedulerName', 'status.podIP']),
   prepareForCreate: (o) => {
     const spec = (o['spec'] ?? {}) as Record<string, unknown>;
     spec['restartPolicy'] ??= 'Always';

@@ -4,8 +4,7 @@
  * update prepare it. Each resource file under resources/ exports one `ResourceDef`.
  */
 import { z } from 'zod';
-import type { KubeObject } from '../../kube/index.js';
-import type { FieldError } from '../../kube/index.js';
+import { checkDns1123Label, checkDns1123Subdomain, checkLabels, invalidValue, type FieldError, type KubeObject } from '../../kube/index.js';
 
 export interface Column {
   name: string;
@@ -123,3 +122,15 @@ export function at(obj: unknown, ...path: string[]): unknown {
 }
 
 export const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
+
+/** The metadata checks every object gets: its name (a DNS-1123 subdomain, or a label for namespaces) and its labels. */
+export function checkObjectMeta(o: KubeObject, nameRule: 'subdomain' | 'label' = 'subdomain'): FieldError[] {
+  const name = o.metadata.name ?? '';
+  const bad = nameRule === 'label' ? checkDns1123Label(name) : checkDns1123Subdomain(name);
+  return [...(bad ? [invalidValue('metadata.name', name, bad)] : []), ...checkLabels(o.metadata.labels, 'metadata.labels')];
+}
+
+/** Selectable fields read from dotted paths, e.g. `selectable(o, ['spec.nodeName'])`. */
+export function selectable(o: KubeObject, paths: readonly string[]): Record<string, string> {
+  return Object.fromEntries(paths.map((p) => [p, str(at(o, ...p.split('.')))]));
+}

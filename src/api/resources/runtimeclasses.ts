@@ -1,8 +1,8 @@
 /** node.k8s.io/v1 RuntimeClass: `handler` is top level; overhead and scheduling feed pod admission. */
 import { z } from 'zod';
-import { checkDns1123Label, checkDns1123Subdomain, invalidValue, required, type FieldError } from '../../kube/index.js';
+import { checkDns1123Label, invalidValue, required, type FieldError } from '../../kube/index.js';
 import { checkResourceList } from './pods.js';
-import { ageColumn, at, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
+import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
 
 export const runtimeClasses: ResourceDef = {
   group: 'node.k8s.io', version: 'v1', kind: 'RuntimeClass', plural: 'runtimeclasses', singular: 'runtimeclass', namespaced: false,
@@ -16,10 +16,7 @@ export const runtimeClasses: ResourceDef = {
     }).nullable().optional(),
   }),
   validate: (o): FieldError[] => {
-    const errs: FieldError[] = [];
-    const name = o.metadata.name ?? '';
-    const badName = checkDns1123Subdomain(name);
-    if (badName) errs.push(invalidValue('metadata.name', name, badName));
+    const errs = checkObjectMeta(o);
     const handler = at(o, 'handler');
     if (typeof handler !== 'string' || handler === '') errs.push(required('handler'));
     else {
