@@ -7,7 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { fieldPath, isRecord, type KubeObject } from '../kube/index.js';
 import { apiVersionOf, type ResourceDef } from './resources/resource.js';
-import { badRequest, failure } from './status.js';
+import { decodeProtobufObject } from './protobuf.js';
+import { badRequest } from './status.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -19,9 +20,7 @@ export function fieldValidationOf(query: URLSearchParams): FieldValidation {
 
 /** Parses a body as JSON, or as YAML when the content type says so. */
 export function parseBody(body: Buffer | undefined, contentType: string | undefined): unknown {
-  if (/protobuf/.test(contentType ?? '')) {
-    throw failure(415, 'UnsupportedMediaType', 'this API server does not accept protobuf request bodies (application/vnd.kubernetes.protobuf); send JSON or YAML, e.g. write a manifest and use "kubectl create -f"');
-  }
+  if (/protobuf/.test(contentType ?? '')) return decodeProtobufObject(body ?? Buffer.alloc(0));
   const text = (body ?? Buffer.alloc(0)).toString('utf8');
   if (text.trim() === '') throw badRequest('the request body is empty; send the object as JSON or YAML');
   const yaml = /yaml/.test(contentType ?? '');

@@ -101,7 +101,8 @@ test('graceful deletion: unscheduled pods go at once, scheduled pods wait for th
 });
 
 test('deleting a namespace removes what it holds', async () => {
-  const ns = await cluster.kubectl(['create', '-f', '-'], { input: 'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n' });
+  // kubectl sends this one as protobuf.
+  const ns = await cluster.kubectl(['create', 'namespace', 'team-a']);
   assert.equal(ns.code, 0, ns.stderr);
   assert.equal((await cluster.kubectl(['-n', 'team-a', 'create', '-f', '-'], { input: pod('p1', '  nodeSelector: {kubernetes.io/hostname: std-1}\n') })).code, 0);
   assert.equal((await cluster.kubectl(['-n', 'team-a', 'create', '-f', '-'], { input: pod('p2', '  nodeSelector: {pool: none}\n') })).code, 0);
