@@ -25,6 +25,7 @@ import { badRequest, failure, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
 import { startWatch } from './watch.js';
+import { WatchCache } from './watch-cache.js';
 import type { PodStreaming } from './streaming.js';
 
 export interface ApiServerOptions {
@@ -79,10 +80,14 @@ export class ApiServer {
   private readonly openapi = buildOpenApiV3(allResources);
   private nsTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Duplex>();
+  private readonly watchCache: WatchCache;
+  /** Serialized watch events, shared by every watcher that sends the same event as plain JSON. */
+  private readonly encoded = new WeakMap<KubeObject, Map<string, string>>();
   port = 0;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.registry = new Registry(opts.store);
+    this.watchCache = new WatchCache(opts.store);
     this.log = opts.logger ?? createLogger('api');
   }
 
@@ -119,6 +124,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     if (this.nsTimer) clearInterval(this.nsTimer);
+    this.watchCache.stop();
     const srv = this.server;
     if (!srv) return;
     for (const s of this.sockets) s.destroy();
@@ -308,16 +314,16 @@ export class ApiServer {
     };
     const write = (ev: WatchEvent): void => {
       if (!res.headersSent) open();
-      let object: unknown = ev.object;
       if (table && (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED')) {
-        object = toTable(scope.def, [ev.object], { include, withHeaders: !headersSent });
+        res.write(JSON.stringify({ type: ev.type, object: toTable(scope.def, [ev.object], { include, withHeaders: !headersSent }) }) + '\n');
         headersSent = true;
+        return;
       }
-      res.write(JSON.stringify({ type: ev.type, object }) + '\n');
+      res.write(this.encode(ev));
     };
     let stop: () => void;
     try {
-      stop = await startWatch(this.opts.store, this.registry, scope, {
+      stop = await startWatch(this.watchCache, this.registry, scope, {
         resourceVersion: query.get('resourceVersion') ?? '',
         selectors: parseSelectors(scope.def, query),
         bookmarks: query.get('allowWatchBookmarks') === 'true',
@@ -336,6 +342,20 @@ export class ApiServer {
     if (!res.headersSent) open();
     req.on('close', stop);
     res.on('close', stop);
+  }
+
+  private encode(ev: WatchEvent): string {
+    let byType = this.encoded.get(ev.object);
+    if (!byType) {
+      byType = new Map();
+      this.encoded.set(ev.object, byType);
+    }
+    let line = byType.get(ev.type);
+    if (line === undefined) {
+      line = JSON.stringify(ev) + '\n';
+      byType.set(ev.type, line);
+    }
+    return line;
   }
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

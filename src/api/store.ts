@@ -12,6 +12,7 @@ export type WriteResult =
 
 export interface StoreEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  key: string;
   object: KubeObject;
   /** The object before this change (MODIFIED only), so watchers can tell when it leaves their selector. */
   previous?: KubeObject;
@@ -141,12 +142,12 @@ export class EtcdStore {
     watcher.on('put', (kv: IKeyValue, prev?: IKeyValue) => {
       const rev = Number(kv.mod_revision);
       const created = kv.create_revision === kv.mod_revision;
-      onEvent({ type: created ? 'ADDED' : 'MODIFIED', object: decode(kv), ...(prev && !created ? { previous: decode(prev) } : {}), revision: rev });
+      onEvent({ type: created ? 'ADDED' : 'MODIFIED', key: kv.key.toString(), object: decode(kv), ...(prev && !created ? { previous: decode(prev) } : {}), revision: rev });
     });
     watcher.on('delete', (kv: IKeyValue, prev?: IKeyValue) => {
       if (!prev) return;
       const rev = Number(kv.mod_revision);
-      onEvent({ type: 'DELETED', object: decode(prev, rev), revision: rev });
+      onEvent({ type: 'DELETED', key: kv.key.toString(), object: decode(prev, rev), revision: rev });
     });
     let ended = false;
     const end = (err: Error): void => {

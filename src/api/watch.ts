@@ -7,7 +7,8 @@ import type { KubeObject, WatchEvent } from '../kube/index.js';
 import { matches, storagePrefix, type Registry, type Scope, type Selectors } from './registry.js';
 import { apiVersionOf } from './resources/resource.js';
 import { badRequest, statusFor } from './status.js';
-import type { EtcdStore, StoreEvent } from './store.js';
+import type { StoreEvent } from './store.js';
+import type { WatchCache } from './watch-cache.js';
 
 export interface WatchOptions {
   resourceVersion: string;
@@ -24,7 +25,7 @@ export interface WatchSink {
 }
 
 /** Starts a watch and returns the function that stops it. */
-export async function startWatch(store: EtcdStore, registry: Registry, scope: Scope, opts: WatchOptions, sink: WatchSink): Promise<() => void> {
+export async function startWatch(cache: WatchCache, registry: Registry, scope: Scope, opts: WatchOptions, sink: WatchSink): Promise<() => void> {
   const { def } = scope;
   let from: number;
   const initial: KubeObject[] = [];
@@ -55,7 +56,7 @@ export async function startWatch(store: EtcdStore, registry: Registry, scope: Sc
       else if (before) sink.send({ type: 'DELETED', object: e.object });
     } else if (now) sink.send({ type: e.type, object: e.object });
   };
-  const cancel = await store.watch(storagePrefix(def, scope.namespace), from, onEvent, (err) => {
+  const cancel = await cache.subscribe(storagePrefix(def, scope.namespace), from, onEvent, (err) => {
     if (stopped) return;
     sink.send({ type: 'ERROR', object: statusFor(err) as unknown as KubeObject });
     finish();
