@@ -13,6 +13,7 @@ import { checkFields, type FieldValidation } from './decode.js';
 import { findResource, allResources } from './resources/index.js';
 import { apiVersionOf, type ResourceDef } from './resources/resource.js';
 import { namespaces } from './resources/namespaces.js';
+import { nodes as nodesDef } from './resources/nodes.js';
 import { pods } from './resources/pods.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
 import { alreadyExistsError, badRequest, conflictError, failure, forbiddenError, notFoundError } from './status.js';
@@ -335,6 +336,19 @@ export class Registry {
         }
       }
       if (remaining === 0) await this.store.delete(storageKey(namespaces, undefined, name), Number(ns.metadata.resourceVersion));
+    }
+  }
+
+  /** Like kube's pod garbage collector: terminating pods whose node no longer exists cannot be confirmed, so they go. */
+  async collectOrphanPods(): Promise<void> {
+    const { items: podList } = await this.store.list(storagePrefix(pods));
+    const terminating = podList.filter((p) => p.metadata.deletionTimestamp && isRecord(p['spec']) && p['spec']['nodeName']);
+    if (terminating.length === 0) return;
+    const { items: nodeList } = await this.store.list(storagePrefix(nodesDef));
+    const nodeNames = new Set(nodeList.map((n) => n.metadata.name));
+    for (const p of terminating) {
+      if (nodeNames.has(String((p['spec'] as Record<string, unknown>)['nodeName']))) continue;
+      await this.store.delete(storageKey(pods, p.metadata.namespace, p.metadata.name ?? ''), Number(p.metadata.resourceVersion));
     }
   }
 

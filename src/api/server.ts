@@ -37,7 +37,7 @@ export interface ApiServerOptions {
   logger?: Logger;
   /** Proxies pods/log, exec and attach to node agents. */
   streaming?: PodStreaming;
-  /** How often terminating namespaces are emptied. */
+  /** How often terminating namespaces are emptied and orphaned terminating pods collected. */
   namespaceSyncMs?: number;
 }
 
@@ -118,6 +118,7 @@ export class ApiServer {
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
     this.nsTimer = setInterval(() => {
       this.registry.finalizeNamespaces().catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
+      this.registry.collectOrphanPods().catch((err: unknown) => this.log.warn('orphan pod collection failed', { err }));
     }, this.opts.namespaceSyncMs ?? 1000);
     this.log.info('listening', { address: this.address });
   }

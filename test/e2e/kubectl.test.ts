@@ -2,6 +2,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { kubectlVersions, startCluster, waitUntil, type TestCluster } from './harness.js';
 import { TestNode } from './test-node.js';
 
@@ -141,7 +144,7 @@ test('server-side apply creates and then updates', async () => {
   assert.equal((await cluster.kubectl(['delete', 'pod', 'ssa'])).code, 0);
 });
 
-test('bad input is rejected with a clear message and nothing is stored', async () => {
+for (const [version, binary] of Object.entries(kubectlVersions)) test(`kubectl ${version}: bad input is rejected with a clear message and nothing is stored`, async () => {
   const cases: Array<{ name: string; yaml: string; error: RegExp }> = [
     { name: 'Bad_Name', yaml: podYaml('Bad_Name'), error: /metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/ },
     { name: 'noimage', yaml: podYaml('noimage').replace('    image: nginx:1.25\n', ''), error: /spec\.containers\[0\]\.image: Required value/ },
@@ -154,13 +157,13 @@ test('bad input is rejected with a clear message and nothing is stored', async (
     { name: 'badrestart', yaml: podYaml('badrestart').replace('spec:\n', 'spec:\n  restartPolicy: Sometimes\n'), error: /spec\.restartPolicy: Unsupported value: "Sometimes"/ },
   ];
   for (const c of cases) {
-    const r = await cluster.kubectl(['create', '-f', cluster.manifest(`${c.name}.yaml`, c.yaml)]);
+    const r = await cluster.kubectl(['create', '-f', cluster.manifest(`${c.name}.yaml`, c.yaml)], { binary });
     assert.notEqual(r.code, 0, `${c.name} was accepted`);
     assert.match(r.stderr, c.error, c.name);
     const get = await cluster.kubectl(['get', 'pod', c.name]);
     assert.match(get.stderr, /not found/, `${c.name} was stored`);
   }
-  const bad = await cluster.kubectl(['create', '-f', '-'], { input: '{"apiVersion":"v1","kind":"Pod",' });
+  const bad = await cluster.kubectl(['create', '-f', '-'], { binary, input: '{"apiVersion":"v1","kind":"Pod",' });
   assert.notEqual(bad.code, 0);
 });
 
@@ -192,4 +195,19 @@ test('requests without a token are 401', async () => {
   const r = await cluster.kubectl(['--token=wrong', 'get', 'pods']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /Unauthorized|must be logged in/);
+});
+
+test('the admin client certificate from the cluster CA authenticates too', async () => {
+  const pki = join(cluster.paths.stateRoot, 'clusters', 'default', 'pki');
+  const code = await new Promise<number>((resolve, reject) => {
+    const req = httpsRequest(`${cluster.state.apiServer}/api/v1/namespaces`, {
+      ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'admin.crt')), key: readFileSync(join(pki, 'admin.key')),
+    }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(code, 200);
 });

@@ -93,6 +93,13 @@ test('graceful deletion: unscheduled pods go at once, scheduled pods wait for th
   assert.equal(r.code, 0, r.stderr);
   assert.match((await cluster.kubectl(['get', 'pod', 'stuck'])).stderr, /not found/);
 
+  // A terminating pod whose node is gone is collected, like kube's pod GC does.
+  assert.equal((await cluster.kubectl(['create', '-f', '-'], { input: pod('orphan', '  nodeSelector: {pool: gone}\n') })).code, 0);
+  assert.equal(await nodeOf('orphan'), 'gone-1');
+  assert.equal((await cluster.kubectl(['delete', 'pod', 'orphan', '--wait=false'])).code, 0);
+  assert.equal((await cluster.kubectl(['delete', 'node', 'gone-1'])).code, 0);
+  await waitUntil('the orphan to be collected', async () => /not found/.test((await cluster.kubectl(['get', 'pod', 'orphan'])).stderr) || undefined);
+
   assert.equal((await cluster.kubectl(['create', '-f', '-'], { input: pod('confirmed', '  nodeSelector: {kubernetes.io/hostname: std-2}\n') })).code, 0);
   await nodeOf('confirmed');
   r = await cluster.kubectl(['delete', 'pod', 'confirmed', '--timeout=20s']);
