@@ -155,7 +155,7 @@ export class Registry {
     }
     this.validateOrThrow(def, obj);
     if (opts.dryRun) return { object: obj, warnings };
-    const res = await this.store.create(storageKey(def, scope.namespace, obj.metadata.name), obj);
+    const res = await this.store.create(storageKey(def, scope.namespace, obj.metadata.name), obj, def.ttlSeconds);
     if (!res.ok) throw alreadyExistsError(def, obj.metadata.name);
     return { object: res.object, warnings };
   }

@@ -49,6 +49,7 @@ const compactedMessage = /compacted/i;
 
 export class EtcdStore {
   private readonly client: Etcd3;
+  private readonly leases = new Map<number, { id: string; granted: number }>();
 
   constructor(readonly endpoints: string[]) {
     this.client = new Etcd3({ hosts: endpoints, dialTimeout: 3000 });
@@ -80,22 +81,35 @@ export class EtcdStore {
     return Number(res.header.revision);
   }
 
-  /** Creates the key only if it does not exist. */
-  async create(key: string, obj: KubeObject): Promise<WriteResult> {
-    const res = await this.putIf(key, obj, { key: enc(key), target: 'Create', result: 'Equal', create_revision: 0 });
+  /** Creates the key only if it does not exist; with `ttlSeconds`, etcd removes it after about that long. */
+  async create(key: string, obj: KubeObject, ttlSeconds?: number): Promise<WriteResult> {
+    const lease = ttlSeconds === undefined ? undefined : await this.leaseFor(ttlSeconds);
+    const res = await this.putIf(key, obj, { key: enc(key), target: 'Create', result: 'Equal', create_revision: 0 }, lease);
     return res.ok ? res : { ok: false, reason: 'exists', ...(res.current ? { current: res.current } : {}) };
   }
 
-  /** Replaces the key only if its mod revision is still `expected`. */
+  /** Replaces the key only if its mod revision is still `expected` (an expiring key keeps its lease). */
   async update(key: string, obj: KubeObject, expected: number): Promise<WriteResult> {
-    return this.putIf(key, obj, { key: enc(key), target: 'Mod', result: 'Equal', mod_revision: String(expected) });
+    return this.putIf(key, obj, { key: enc(key), target: 'Mod', result: 'Equal', mod_revision: String(expected) }, 'keep');
+  }
+
+  /** A lease that expires `ttlSeconds` from now, give or take a minute: one lease is shared per minute, as kube-apiserver does. */
+  private async leaseFor(ttlSeconds: number): Promise<string> {
+    const now = Date.now();
+    const cached = this.leases.get(ttlSeconds);
+    if (cached && now - cached.granted < 60_000) return cached.id;
+    const res = await this.call('lease', () => this.client.leaseClient.leaseGrant({ TTL: ttlSeconds + 60 }));
+    this.leases.set(ttlSeconds, { id: String(res.ID), granted: now });
+    return String(res.ID);
   }
 
   /** One compare-and-put transaction; on failure, the current value (if any) comes back with the result. */
-  private async putIf(key: string, obj: KubeObject, compare: ICompare): Promise<WriteResult> {
+  /** `lease`: a lease ID for a new key, or 'keep' to leave an existing key's lease as it is. */
+  private async putIf(key: string, obj: KubeObject, compare: ICompare, lease?: string): Promise<WriteResult> {
+    const leaseField = lease === 'keep' ? { ignore_lease: true } : lease ? { lease } : {};
     const res = await this.call('write', () => this.client.kv.txn({
       compare: [compare],
-      success: [{ request_put: { key: enc(key), value: encodeObject(obj) } }],
+      success: [{ request_put: { key: enc(key), value: encodeObject(obj), ...leaseField } }],
       failure: [{ request_range: { key: enc(key) } }],
     }));
     if (!res.succeeded) {

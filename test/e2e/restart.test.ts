@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { clusterLayout, readState, startApiServer, stopProcess } from '../../src/cluster/index.js';
+import { Etcd3 } from 'etcd3';
 import { EtcdStore } from '../../src/api/index.js';
 import { Informer, type WatchEvent } from '../../src/kube/index.js';
 import { startCluster, waitUntil, type TestCluster } from './harness.js';
@@ -97,4 +98,23 @@ test('a watch from a compacted revision gets 410 Expired', async () => {
   const status = events[0]!.object as unknown as { code: number; reason: string };
   assert.equal(status.code, 410);
   assert.equal(status.reason, 'Expired');
+});
+
+test('events are stored with an etcd lease of about an hour, which updates keep', async () => {
+  const base = '/api/v1/namespaces/default/events';
+  await cluster.client.create(base, {
+    apiVersion: 'v1', kind: 'Event', metadata: { name: 'ev1' },
+    involvedObject: { kind: 'Pod', name: 'x', namespace: 'default' }, reason: 'Test', message: 'expires', type: 'Normal',
+  });
+  await cluster.client.mergePatch(`${base}/ev1`, { count: 2 });
+  const etcd = new Etcd3({ hosts: readState(clusterLayout(cluster.paths))!.etcdEndpoints });
+  try {
+    const kv = (await etcd.get('/registry/core/events/default/ev1').exec()).kvs[0]!;
+    assert.notEqual(kv.lease, '0');
+    const ttl = Number((await etcd.leaseClient.leaseTimeToLive({ ID: kv.lease })).TTL);
+    assert.ok(ttl > 3500 && ttl <= 3660, `lease TTL ${ttl}`);
+    assert.equal((await etcd.get('/registry/core/pods/default/a').exec()).kvs[0]!.lease, '0');
+  } finally {
+    etcd.close();
+  }
 });

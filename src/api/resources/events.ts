@@ -45,5 +45,6 @@ export const events: ResourceDef = {
       'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'type']),
     source: str(at(o, 'source', 'component')),
   }),
+  ttlSeconds: 3600,
   hasStatus: false,
 };

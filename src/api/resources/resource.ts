@@ -41,6 +41,8 @@ export interface ResourceDef {
   fields?(obj: KubeObject): Record<string, string>;
   /** Defaults applied on create (status, spec defaults). */
   prepareForCreate?(obj: KubeObject): void;
+  /** Objects expire this long after creation (events). */
+  ttlSeconds?: number;
   /** Whether status is a subresource: main updates keep the stored status, status updates keep everything else. */
   hasStatus: boolean;
 }
