@@ -126,6 +126,11 @@ spec:
   assert.match(r.stdout, /unchanged/);
   r = await cluster.kubectl(['get', 'netpol']);
   assert.match(r.stdout, /deny-web\s+app=web\s+\S+/);
+  const rc = cluster.manifest('rc.yaml', 'apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: gvisor}\nhandler: runsc\n');
+  assert.equal((await cluster.kubectl(['apply', '-f', rc])).code, 0);
+  cluster.manifest('rc.yaml', 'apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: gvisor}\nhandler: other\n');
+  r = await cluster.kubectl(['apply', '-f', rc]);
+  assert.match(r.stderr, /RuntimeClass "gvisor" is invalid: handler: Invalid value: "other": field is immutable/);
   r = await cluster.kubectl(['get', 'events']);
   assert.match(r.stdout, /LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE/);
   assert.match(r.stdout, /Normal\s+Scheduled\s+pod\//);
@@ -150,7 +155,7 @@ for (const [version, binary] of Object.entries(kubectlVersions)) test(`kubectl $
     { name: 'noimage', yaml: podYaml('noimage').replace('    image: nginx:1.25\n', ''), error: /spec\.containers\[0\]\.image: Required value/ },
     { name: 'negmem', yaml: podYaml('negmem') + '    resources: {limits: {memory: "-1Gi"}}\n', error: /resources\.limits\[memory\]: Invalid value: "-1Gi": must be greater than or equal to 0/ },
     { name: 'badqty', yaml: podYaml('badqty') + '    resources: {requests: {cpu: "lots"}}\n', error: /resources\.requests\[cpu\]: Invalid value: "lots": quantities must match/ },
-    { name: 'unknownrc', yaml: podYaml('unknownrc').replace('spec:\n', 'spec:\n  runtimeClassName: gvisor\n'), error: /pods "unknownrc" is forbidden: pod rejected: RuntimeClass "gvisor" not found/ },
+    { name: 'unknownrc', yaml: podYaml('unknownrc').replace('spec:\n', 'spec:\n  runtimeClassName: no-such-class\n'), error: /pods "unknownrc" is forbidden: pod rejected: RuntimeClass "no-such-class" not found/ },
     { name: 'vmhostnet', yaml: podYaml('vmhostnet').replace('spec:\n', 'spec:\n  runtimeClassName: kata-vm-isolation\n  hostNetwork: true\n'), error: /spec\.hostNetwork: Forbidden: pods of RuntimeClass "kata-vm-isolation" run in their own VM/ },
     { name: 'unknownfield', yaml: podYaml('unknownfield').replace('    image:', '    imagee: x\n    image:'), error: /strict decoding error: unknown field "spec\.containers\[0\]\.imagee"/ },
     { name: 'dupcontainer', yaml: podYaml('dupcontainer') + '  - name: web\n    image: busybox\n', error: /spec\.containers\[1\]\.name: Duplicate value: "web"/ },

@@ -15,9 +15,10 @@ export const runtimeClasses: ResourceDef = {
       tolerations: z.array(z.unknown()).optional(),
     }).nullable().optional(),
   }),
-  validate: (o): FieldError[] => {
+  validate: (o, old): FieldError[] => {
     const errs = checkObjectMeta(o);
     const handler = at(o, 'handler');
+    if (old && handler !== at(old, 'handler')) errs.push(invalidValue('handler', handler, 'field is immutable'));
     if (typeof handler !== 'string' || handler === '') errs.push(required('handler'));
     else {
       const bad = checkDns1123Label(handler);
