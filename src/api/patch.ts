@@ -42,7 +42,7 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
 }
 
 /** Merge keys of the lists Sandpod's resources have, by field name (the names do not collide across kinds). */
-const mergeKeys: Record<string, string> = {
+export const mergeKeys: Record<string, string> = {
   containers: 'name', initContainers: 'name', ephemeralContainers: 'name', volumes: 'name', env: 'name',
   imagePullSecrets: 'name', volumeMounts: 'mountPath', volumeDevices: 'devicePath', ports: 'containerPort',
   conditions: 'type', addresses: 'type', taints: 'key', hostAliases: 'ip', readinessGates: 'conditionType',

@@ -13,6 +13,7 @@ import { defaultRuntimeClasses } from './admission.js';
 import { asResourceObject, fieldValidationOf, parseBody } from './decode.js';
 import { apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.js';
 import { buildOpenApiV3 } from './openapi.js';
+import { applyConfiguration, recordApply } from './apply.js';
 import { applyJsonPatch, mergePatch, patchTypeOf, strategicMerge } from './patch.js';
 import type { Pki } from './pki.js';
 import { parseSelectors, Registry, systemNamespaces, type Scope, type WriteOptions } from './registry.js';
@@ -232,7 +233,7 @@ export class ApiServer {
         const updated = await this.registry.update(scope, name, asResourceObject(def, body), writeOpts(), r.subresource);
         return sendJson(res, 200, updated.object, { warnings: updated.warnings });
       }
-      case 'patch': return this.patch(scope, name, r.subresource, req, res, writeOpts());
+      case 'patch': return this.patch(scope, name, r.subresource, req, res, query, writeOpts());
       case 'delete': {
         const options = await this.deleteOptions(req, query);
         const { object } = await this.registry.delete(scope, name, options);
@@ -280,24 +281,29 @@ export class ApiServer {
     };
   }
 
-  private async patch(scope: Scope, name: string, subresource: string | undefined, req: IncomingMessage, res: ServerResponse, opts: WriteOptions): Promise<void> {
+  private async patch(scope: Scope, name: string, subresource: string | undefined, req: IncomingMessage, res: ServerResponse, query: URLSearchParams, opts: WriteOptions): Promise<void> {
     const type = patchTypeOf(req.headers['content-type']);
     if (!type) {
       throw failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
     }
     const patch = parseBody(await readBody(req), type === 'apply' ? 'application/yaml' : 'application/json');
-    if (type === 'apply' && !subresource && !(await this.registry.tryGet(scope, name))) {
-      const obj = asResourceObject(scope.def, patch);
-      const created = await this.registry.create(scope, { ...obj, metadata: { ...obj.metadata, name } }, opts);
-      return sendJson(res, 201, created.object, { warnings: created.warnings });
-    }
     if (type !== 'json' && !isRecord(patch)) throw badRequest('a merge patch must be a JSON object');
+    const manager = query.get('fieldManager') ?? '';
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    if (type === 'apply') {
+      if (!manager) throw badRequest('PATCH with application/apply-patch+yaml requires the fieldManager parameter');
+      if (!subresource && !(await this.registry.tryGet(scope, name))) {
+        const obj = asResourceObject(scope.def, patch);
+        const created = await this.registry.create(scope, recordApply({ ...obj, metadata: { ...obj.metadata, name } }, manager, patch, now), opts);
+        return sendJson(res, 201, created.object, { warnings: created.warnings });
+      }
+    }
     const apply = (current: KubeObject): KubeObject => {
       switch (type) {
         case 'merge': return mergePatch(current, patch) as KubeObject;
         case 'json': return applyJsonPatch(current, patch) as KubeObject;
-        case 'strategic':
-        case 'apply': return strategicMerge(current, patch) as KubeObject;
+        case 'strategic': return strategicMerge(current, patch) as KubeObject;
+        case 'apply': return applyConfiguration(current, patch as Record<string, unknown>, manager, now);
       }
     };
     const written = await this.registry.mutate(scope, name, opts, subresource, apply);

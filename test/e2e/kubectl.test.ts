@@ -146,6 +146,14 @@ test('server-side apply creates and then updates', async () => {
   assert.equal(r.code, 0, r.stderr);
   r = await cluster.kubectl(['get', 'pod', 'ssa', '-o', 'jsonpath={.metadata.labels.v}']);
   assert.equal(r.stdout, '2');
+  assert.equal((await cluster.kubectl(['label', 'pod', 'ssa', 'by-hand=yes'])).code, 0);
+  cluster.manifest('ssa.yaml', podYaml('ssa'));
+  r = await cluster.kubectl(['apply', '--server-side', '-f', file]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await cluster.kubectl(['get', 'pod', 'ssa', '-o', 'jsonpath={.metadata.labels}']);
+  assert.equal(r.stdout, '{"app":"web","by-hand":"yes"}', 'the label dropped from the manifest goes, the one set by hand stays');
+  r = await cluster.kubectl(['get', 'pod', 'ssa', '-o', 'yaml', '--show-managed-fields']);
+  assert.match(r.stdout, /manager: kubectl\n\s+operation: Apply/);
   assert.equal((await cluster.kubectl(['delete', 'pod', 'ssa'])).code, 0);
 });
 
