@@ -47,3 +47,44 @@ export const serverVersion = {
   major: '1', minor: '32', gitVersion: 'v1.32.0-sandpod', gitCommit: 'sandpod', gitTreeState: 'clean',
   buildDate: '2026-01-01T00:00:00Z', goVersion: `node${process.versions.node}`, compiler: 'tsc', platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
 };
+
+/** The aggregated discovery version the Accept header asks for (v2, else v2beta1), or undefined for legacy. */
+export function aggregatedDiscoveryVersion(accept: string | undefined): 'v2' | 'v2beta1' | undefined {
+  const offers = (accept ?? '').split(',').map((part) => part.split(';').map((p) => p.trim()));
+  const wants = (v: string): boolean => offers.some((p) => p.includes('as=APIGroupDiscoveryList') && p.includes('g=apidiscovery.k8s.io') && p.includes(`v=${v}`));
+  if (wants('v2')) return 'v2';
+  if (wants('v2beta1')) return 'v2beta1';
+  return undefined;
+}
+
+export const aggregatedContentType = (v: 'v2' | 'v2beta1'): string => `application/json;g=apidiscovery.k8s.io;v=${v};as=APIGroupDiscoveryList`;
+
+/** APIGroupDiscoveryList for the core group (`core: true`, served at /api) or for the named groups (/apis). */
+export function aggregatedDiscovery(resources: readonly ResourceDef[], core: boolean, v: 'v2' | 'v2beta1'): unknown {
+  const gvs = groupVersions(resources).filter((gv) => (gv.group === '') === core);
+  const groups = [...new Set(gvs.map((gv) => gv.group))];
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: `apidiscovery.k8s.io/${v}`,
+    metadata: {},
+    items: groups.map((group) => ({
+      metadata: { name: group },
+      versions: gvs.filter((gv) => gv.group === group).map((gv) => ({
+        version: gv.version,
+        freshness: 'Current',
+        resources: resources.filter((r) => r.group === group && r.version === gv.version).map((r) => ({
+          resource: r.plural,
+          responseKind: { group: r.group, version: r.version, kind: r.kind },
+          scope: r.namespaced ? 'Namespaced' : 'Cluster',
+          singularResource: r.singular,
+          verbs: allVerbs,
+          ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
+          ...(r.categories.length > 0 ? { categories: r.categories } : {}),
+          subresources: r.subresources.map((s) => ({
+            subresource: s.name, responseKind: { group: r.group, version: r.version, kind: s.kind }, verbs: s.verbs,
+          })),
+        })),
+      })),
+    })),
+  };
+}

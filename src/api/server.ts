@@ -11,7 +11,9 @@ import { createLogger, type Logger } from '../log.js';
 import { isRecord, type KubeObject, type WatchEvent } from '../kube/index.js';
 import { defaultRuntimeClasses } from './admission.js';
 import { asResourceObject, fieldValidationOf, parseBody } from './decode.js';
-import { apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.js';
+import {
+  aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupList, apiResourceList, apiVersions, serverVersion,
+} from './discovery.js';
 import { buildOpenApiV3 } from './openapi.js';
 import { applyConfiguration, recordApply } from './apply.js';
 import { applyJsonPatch, mergePatch, patchTypeOf, strategicMerge } from './patch.js';
@@ -166,8 +168,14 @@ export class ApiServer {
         res.end('ok');
         return;
       }
-      case 'apiVersions': return sendJson(res, 200, apiVersions(`127.0.0.1:${this.port}`));
-      case 'apiGroups': return sendJson(res, 200, apiGroupList(allResources));
+      case 'apiVersions':
+      case 'apiGroups': {
+        const aggregated = aggregatedDiscoveryVersion(req.headers.accept);
+        if (aggregated) {
+          return sendJson(res, 200, aggregatedDiscovery(allResources, r.type === 'apiVersions', aggregated), { contentType: aggregatedContentType(aggregated) });
+        }
+        return sendJson(res, 200, r.type === 'apiVersions' ? apiVersions(`127.0.0.1:${this.port}`) : apiGroupList(allResources));
+      }
       case 'resourceList': {
         if (!allResources.some((d) => d.group === r.group && d.version === r.version)) throw failure(404, 'NotFound', `the server could not find the requested resource`);
         return sendJson(res, 200, apiResourceList(allResources, r));
