@@ -86,7 +86,8 @@ const withoutVersion = (o: KubeObject): string => JSON.stringify({ ...o, metadat
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export class Registry {
-  constructor(private readonly store: EtcdStore, private readonly now: () => Date = () => new Date()) {}
+  /** `lists` serves consistent lists (the watch cache); without one they are read from etcd. */
+  constructor(private readonly store: EtcdStore, private readonly lists: Pick<EtcdStore, 'list'> = store, private readonly now: () => Date = () => new Date()) {}
 
   private timestamp(): string {
     return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -103,7 +104,7 @@ export class Registry {
   }
 
   async list(scope: Scope, sel: Selectors): Promise<KubeList> {
-    const { items, revision } = await this.store.list(storagePrefix(scope.def, scope.namespace));
+    const { items, revision } = await this.lists.list(storagePrefix(scope.def, scope.namespace));
     return {
       apiVersion: apiVersionOf(scope.def),
       kind: `${scope.def.kind}List`,

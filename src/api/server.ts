@@ -89,8 +89,8 @@ export class ApiServer {
   port = 0;
 
   constructor(private readonly opts: ApiServerOptions) {
-    this.registry = new Registry(opts.store);
     this.watchCache = new WatchCache(opts.store);
+    this.registry = new Registry(opts.store, this.watchCache);
     this.log = opts.logger ?? createLogger('api');
   }
 

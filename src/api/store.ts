@@ -72,8 +72,14 @@ export class EtcdStore {
 
   /** Every object under the prefix, and the store revision they were read at. */
   async list(prefix: string): Promise<{ items: KubeObject[]; revision: number }> {
+    const { entries, revision } = await this.listEntries(prefix);
+    return { items: entries.map((e) => e.object), revision };
+  }
+
+  /** Like list, with each object's key. */
+  async listEntries(prefix: string): Promise<{ entries: Array<{ key: string; object: KubeObject }>; revision: number }> {
     const res = await this.call('list', () => this.client.kv.range({ key: enc(prefix), range_end: prefixEnd(prefix) }));
-    return { items: res.kvs.map((kv) => decode(kv)), revision: Number(res.header.revision) };
+    return { entries: res.kvs.map((kv) => ({ key: kv.key.toString(), object: decode(kv) })), revision: Number(res.header.revision) };
   }
 
   async revision(): Promise<number> {
