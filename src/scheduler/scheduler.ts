@@ -19,9 +19,11 @@ export interface SchedulerOptions {
 
 const spec = (p: KubeObject): Record<string, unknown> => (isRecord(p['spec']) ? p['spec'] : {});
 
+/** Unbound, not terminating, ours, and not held back by scheduling gates. */
 function pending(p: KubeObject): boolean {
   const s = spec(p);
-  return !s['nodeName'] && !p.metadata.deletionTimestamp && (s['schedulerName'] ?? schedulerName) === schedulerName;
+  const gated = Array.isArray(s['schedulingGates']) && s['schedulingGates'].length > 0;
+  return !s['nodeName'] && !p.metadata.deletionTimestamp && !gated && (s['schedulerName'] ?? schedulerName) === schedulerName;
 }
 
 export class Scheduler {

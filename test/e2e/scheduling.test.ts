@@ -75,6 +75,17 @@ test('a pod too big for every node stays Pending with a FailedScheduling event, 
   assert.equal(await nodeOf('huge'), 'vm-big');
 });
 
+test('a pod with scheduling gates waits until they are removed', async () => {
+  assert.equal((await cluster.kubectl(['create', '-f', '-'], { input: pod('gated', '  schedulingGates: [{name: example.com/wait}]\n') })).code, 0);
+  assert.equal((await cluster.kubectl(['create', '-f', '-'], { input: pod('after-gated') })).code, 0);
+  await nodeOf('after-gated');
+  const r = await cluster.kubectl(['get', 'pod', 'gated', '-o', 'jsonpath={.spec.nodeName}']);
+  assert.equal(r.stdout, '', 'a later pod was scheduled, the gated one must not be');
+  const patch = await cluster.kubectl(['patch', 'pod', 'gated', '--type=json', '-p', '[{"op":"remove","path":"/spec/schedulingGates"}]']);
+  assert.equal(patch.code, 0, patch.stderr);
+  assert.match(await nodeOf('gated'), /^(std-1|std-2|gone-1|vm-big)$/);
+});
+
 test('graceful deletion: unscheduled pods go at once, scheduled pods wait for their node to confirm', async () => {
   assert.equal((await cluster.kubectl(['create', '-f', '-'], { input: pod('nowhere', '  nodeSelector: {pool: none}\n') })).code, 0);
   let r = await cluster.kubectl(['delete', 'pod', 'nowhere', '--wait=false']);

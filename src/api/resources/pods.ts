@@ -148,6 +148,7 @@ function checkPodUpdate(obj: KubeObject, old: KubeObject): FieldError[] {
     }
     delete spec['activeDeadlineSeconds'];
     delete spec['tolerations'];
+    delete spec['schedulingGates'];
     return spec;
   };
   if (JSON.stringify(mutable(obj)) === JSON.stringify(mutable(old))) return [];
