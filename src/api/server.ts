@@ -21,7 +21,7 @@ import type { Pki } from './pki.js';
 import { parseSelectors, Registry, systemNamespaces, type Scope, type WriteOptions } from './registry.js';
 import { allResources } from './resources/index.js';
 import { namespaces } from './resources/namespaces.js';
-import { pods } from './resources/pods.js';
+import { nodes } from './resources/nodes.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
 import { route, type Route } from './router.js';
 import { badRequest, failure, statusFor } from './status.js';
@@ -272,7 +272,7 @@ export class ApiServer {
     if (typeof nodeName !== 'string' || nodeName === '') {
       throw badRequest(`pod "${pod.metadata.name ?? ''}" is not scheduled to a node yet; wait until it is Running`);
     }
-    return this.registry.get({ def: this.registry.resource('', 'v1', 'nodes') }, nodeName);
+    return this.registry.get({ def: nodes }, nodeName);
   }
 
   private async deleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<{ gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } }> {
