@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePki, readToken, writeKubeconfig } from '../api/index.js';
-import { failedPrecondition, unavailable } from '../errors.js';
+import { failedPrecondition } from '../errors.js';
 import { KubeClient } from '../kube/index.js';
 import type { SandpodPaths } from '../paths.js';
 import { startEtcd } from './etcd.js';
@@ -43,6 +43,12 @@ function writeState(layout: ClusterLayout, state: ControlPlaneState): void {
   writeFileSync(layout.stateFile, JSON.stringify(state, null, 2));
 }
 
+/** The last line a process wrote to its log, for error messages. */
+function lastLine(file: string): string {
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+  return lines[lines.length - 1]?.trim() || 'no output';
+}
+
 /** Starts the API server process on the cluster's port and waits until it answers /readyz. */
 export async function startApiServer(layout: ClusterLayout, etcdEndpoints: string[]): Promise<{ process: ManagedProcess; url: string }> {
   const ports = readPorts(layout);
@@ -54,7 +60,10 @@ export async function startApiServer(layout: ClusterLayout, etcdEndpoints: strin
   const client = new KubeClient({ server: url, ca: readFileSync(join(layout.pki, 'ca.crt')), token: '' });
   try {
     await waitUntil(`the API server at ${url} (log: ${join(layout.logs, 'apiserver.log')})`, async () => {
-      if (!isAlive(proc.pid)) throw unavailable('apiserver', `the API server exited; see ${join(layout.logs, 'apiserver.log')}`);
+      if (!isAlive(proc.pid)) {
+        const log = join(layout.logs, 'apiserver.log');
+        throw failedPrecondition('apiserver', `the API server exited during startup: ${lastLine(log)} (log: ${log})`);
+      }
       return (await client.raw('GET', '/readyz')).code === 200 || undefined;
     }, 30000, 100);
   } catch (err) {

@@ -2,7 +2,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { freePort, startProcess, stopProcess, waitUntil, type ManagedProcess } from './processes.js';
+import { failedPrecondition } from '../errors.js';
+import { freePort, isAlive, startProcess, stopProcess, waitUntil, type ManagedProcess } from './processes.js';
 
 export interface EtcdMember {
   process: ManagedProcess;
@@ -28,7 +29,7 @@ export async function startEtcd(dataDir: string, logFile: string): Promise<EtcdM
   ], logFile);
   const member = { process: proc, endpoint: client };
   try {
-    await waitForEtcd(client, 20000);
+    await waitForEtcd(client, 20000, proc.pid, logFile);
   } catch (err) {
     await stopProcess(proc.pid);
     throw err;
@@ -45,10 +46,15 @@ async function memberPorts(dataDir: string): Promise<{ clientPort: number; peerP
   return ports;
 }
 
-export async function waitForEtcd(endpoint: string, timeoutMs: number): Promise<void> {
+/** Waits until etcd answers a read; fails early, naming its log, if the process exits. */
+export async function waitForEtcd(endpoint: string, timeoutMs: number, pid?: number, logFile?: string): Promise<void> {
   const c = new Etcd3({ hosts: endpoint, dialTimeout: 1000 });
   try {
-    await waitUntil(`etcd at ${endpoint}`, async () => (await c.get('/health-probe').exec(), true), timeoutMs, 200);
+    await waitUntil(`etcd at ${endpoint}${logFile ? ` (log: ${logFile})` : ''}`, async () => {
+      if (pid !== undefined && !isAlive(pid)) throw failedPrecondition('etcd', `etcd exited during startup; see ${logFile ?? 'its log'}`);
+      await c.get('/health-probe').exec();
+      return true;
+    }, timeoutMs, 200);
   } finally {
     c.close();
   }

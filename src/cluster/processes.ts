@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { timeout } from '../errors.js';
+import { isSandpodError, timeout } from '../errors.js';
 
 export interface ManagedProcess {
   name: string;
@@ -60,7 +60,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails with a message naming `what`. */
+/**
+ * Polls `check` until it returns a value other than undefined, or fails with a message naming `what`. Errors from
+ * `check` count as "not yet", except FailedPrecondition ones, which mean waiting is pointless and end it at once.
+ */
 export async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -69,6 +72,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
       const v = await check();
       if (v !== undefined && v !== false) return v;
     } catch (err) {
+      if (isSandpodError(err, 'FailedPrecondition')) throw err;
       last = err;
     }
     if (Date.now() > deadline) {
