@@ -155,6 +155,19 @@ function checkPodUpdate(obj: KubeObject, old: KubeObject): FieldError[] {
   return [forbidden('spec', 'pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)')];
 }
 
+/** kube's QoS class: Guaranteed when every container limits CPU and memory with equal requests, BestEffort when none asks for anything. */
+export function qosClass(spec: Record<string, unknown>): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+  const all = [...((spec['initContainers'] ?? []) as Container[]), ...((spec['containers'] ?? []) as Container[])];
+  const lists = all.map((c) => ({ requests: { ...c.resources?.limits, ...c.resources?.requests }, limits: c.resources?.limits ?? {} }));
+  if (lists.every((l) => Object.keys(l.requests).length === 0 && Object.keys(l.limits).length === 0)) return 'BestEffort';
+  const guaranteed = lists.every((l) => ['cpu', 'memory'].every((r) => {
+    const limit = l.limits[r];
+    const request = l.requests[r];
+    return limit !== undefined && request !== undefined && quantityValue(limit) === quantityValue(request);
+  }));
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
 interface ContainerStatus {
   name?: string;
   ready?: boolean;
@@ -229,7 +242,7 @@ export const pods: ResourceDef = {
       for (const p of Array.isArray(c['ports']) ? (c['ports'] as Array<Record<string, unknown>>) : []) p['protocol'] ??= 'TCP';
     }
     o['spec'] = spec;
-    o['status'] = { phase: 'Pending', qosClass: 'BestEffort' };
+    o['status'] = { phase: 'Pending', qosClass: qosClass(spec) };
   },
   hasStatus: true,
 };
