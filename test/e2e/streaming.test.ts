@@ -51,6 +51,13 @@ for (const [version, binary] of Object.entries(kubectlVersions)) {
   });
 }
 
+test('kubectl attach reaches the node agent\'s attach endpoint', async () => {
+  const r = await cluster.kubectl(['attach', 'shell', '-c', 'side']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /attached to side/);
+  assert.ok(node.requests.some((u) => u.startsWith('/attach/default/shell/side?')));
+});
+
 test('exec into a pod whose node advertises no agent fails with a clear message', async () => {
   await cluster.client.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'mute', labels: { pool: 'mute' } } });
   await cluster.client.call('PATCH', '/api/v1/nodes/mute/status', {

@@ -82,7 +82,8 @@ export class TestNode {
       const url = new URL(req.url ?? '/', 'http://node');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         ws.send(channel(1, ''));
-        runExec(ws, url.searchParams.getAll('command'));
+        const [, kind, , , container] = url.pathname.split('/');
+        runExec(ws, kind === 'attach' ? ['echo', `attached to ${container ?? ''}`] : url.searchParams.getAll('command'));
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
