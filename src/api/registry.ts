@@ -9,7 +9,9 @@ import {
   type FieldRequirement, type KubeList, type KubeObject, type LabelRequirement,
 } from '../kube/index.js';
 import { admitPod } from './admission.js';
-import { checkFields, type FieldValidation } from './decode.js';
+import { applyConfiguration, recordApply } from './apply.js';
+import { asResourceObject, checkFields, type FieldValidation } from './decode.js';
+import { applyJsonPatch, mergePatch, strategicMerge, type PatchType } from './patch.js';
 import { findResource, allResources } from './resources/index.js';
 import { apiVersionOf, type ResourceDef } from './resources/resource.js';
 import { namespaces } from './resources/namespaces.js';
@@ -32,6 +34,13 @@ export interface WriteOptions {
 export interface Written {
   object: KubeObject;
   warnings: string[];
+}
+
+export interface PatchRequest {
+  type: PatchType;
+  body: unknown;
+  /** Who applies (server-side apply needs it). */
+  fieldManager: string;
 }
 
 export interface DeleteOptions {
@@ -240,6 +249,33 @@ export class Registry {
         if (!retry) throw err;
       }
     }
+  }
+
+  /**
+   * Applies a PATCH of any flavour. A server-side apply to a missing object creates it (`created` is then true);
+   * the other flavours need the object to exist.
+   */
+  async patch(scope: Scope, name: string, patch: PatchRequest, opts: WriteOptions, subresource?: string): Promise<Written & { created: boolean }> {
+    const { type, body, fieldManager } = patch;
+    if (type !== 'json' && !isRecord(body)) throw badRequest('a merge patch must be a JSON object');
+    const now = this.timestamp();
+    if (type === 'apply') {
+      if (!fieldManager) throw badRequest('PATCH with application/apply-patch+yaml requires the fieldManager parameter');
+      if (!subresource && !(await this.tryGet(scope, name))) {
+        const obj = asResourceObject(scope.def, body);
+        const created = await this.create(scope, recordApply({ ...obj, metadata: { ...obj.metadata, name } }, fieldManager, body, now), opts);
+        return { ...created, created: true };
+      }
+    }
+    const apply = (current: KubeObject): KubeObject => {
+      switch (type) {
+        case 'merge': return mergePatch(current, body) as KubeObject;
+        case 'json': return applyJsonPatch(current, body) as KubeObject;
+        case 'strategic': return strategicMerge(current, body) as KubeObject;
+        case 'apply': return applyConfiguration(current, body as Record<string, unknown>, fieldManager, now);
+      }
+    };
+    return { ...(await this.mutate(scope, name, opts, subresource, apply)), created: false };
   }
 
   /** Deletes an object. Pods bound to a node terminate gracefully; namespaces terminate and empty themselves. */

@@ -15,8 +15,7 @@ import {
   aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupList, apiResourceList, apiVersions, serverVersion,
 } from './discovery.js';
 import { buildOpenApiV3 } from './openapi.js';
-import { applyConfiguration, recordApply } from './apply.js';
-import { applyJsonPatch, mergePatch, patchTypeOf, strategicMerge } from './patch.js';
+import { patchTypeOf } from './patch.js';
 import type { Pki } from './pki.js';
 import { parseSelectors, Registry, systemNamespaces, type Scope, type WriteOptions } from './registry.js';
 import { allResources } from './resources/index.js';
@@ -294,28 +293,9 @@ export class ApiServer {
     if (!type) {
       throw failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
     }
-    const patch = parseBody(await readBody(req), type === 'apply' ? 'application/yaml' : 'application/json');
-    if (type !== 'json' && !isRecord(patch)) throw badRequest('a merge patch must be a JSON object');
-    const manager = query.get('fieldManager') ?? '';
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    if (type === 'apply') {
-      if (!manager) throw badRequest('PATCH with application/apply-patch+yaml requires the fieldManager parameter');
-      if (!subresource && !(await this.registry.tryGet(scope, name))) {
-        const obj = asResourceObject(scope.def, patch);
-        const created = await this.registry.create(scope, recordApply({ ...obj, metadata: { ...obj.metadata, name } }, manager, patch, now), opts);
-        return sendJson(res, 201, created.object, { warnings: created.warnings });
-      }
-    }
-    const apply = (current: KubeObject): KubeObject => {
-      switch (type) {
-        case 'merge': return mergePatch(current, patch) as KubeObject;
-        case 'json': return applyJsonPatch(current, patch) as KubeObject;
-        case 'strategic': return strategicMerge(current, patch) as KubeObject;
-        case 'apply': return applyConfiguration(current, patch as Record<string, unknown>, manager, now);
-      }
-    };
-    const written = await this.registry.mutate(scope, name, opts, subresource, apply);
-    return sendJson(res, 200, written.object, { warnings: written.warnings });
+    const body = parseBody(await readBody(req), type === 'apply' ? 'application/yaml' : 'application/json');
+    const written = await this.registry.patch(scope, name, { type, body, fieldManager: query.get('fieldManager') ?? '' }, opts, subresource);
+    return sendJson(res, written.created ? 201 : 200, written.object, { warnings: written.warnings });
   }
 
   private async watch(scope: Scope, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
