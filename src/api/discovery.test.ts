@@ -17,8 +17,13 @@ test('aggregated and legacy discovery describe the same resources', () => {
   assert.equal(pods.scope, 'Namespaced');
   assert.deepEqual(pods.subresources.map((s) => s.subresource), ['status', 'binding', 'log', 'exec', 'attach']);
   const groups = aggregatedDiscovery(allResources, false, 'v2') as { items: Array<{ metadata: { name: string } }> };
-  assert.deepEqual(groups.items.map((i) => i.metadata.name).sort(), ['coordination.k8s.io', 'networking.k8s.io', 'node.k8s.io']);
+  assert.deepEqual(groups.items.map((i) => i.metadata.name).sort(), ['authentication.k8s.io', 'authorization.k8s.io', 'coordination.k8s.io', 'networking.k8s.io', 'node.k8s.io']);
   const legacy = apiResourceList(allResources, { group: '', version: 'v1' }) as { resources: Array<{ name: string; namespaced: boolean }> };
   assert.ok(legacy.resources.some((r) => r.name === 'nodes' && !r.namespaced));
   assert.ok(legacy.resources.some((r) => r.name === 'pods/exec'));
+});
+
+test('review resources only offer create', () => {
+  const list = apiResourceList(allResources, { group: 'authorization.k8s.io', version: 'v1' }) as { resources: Array<{ name: string; verbs: string[] }> };
+  assert.deepEqual(list.resources.find((r) => r.name === 'selfsubjectaccessreviews')?.verbs, ['create']);
 });

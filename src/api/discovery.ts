@@ -1,7 +1,6 @@
 /** Legacy discovery documents (/api, /apis, per group-version) and /version, built from the resource list. */
-import type { ResourceDef } from './resources/resource.js';
+import { verbsOf, type ResourceDef } from './resources/resource.js';
 
-const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 export interface GroupVersion {
   group: string;
@@ -34,7 +33,7 @@ export function apiResourceList(resources: readonly ResourceDef[], gv: GroupVers
   const list: unknown[] = [];
   for (const r of resources.filter((x) => x.group === gv.group && x.version === gv.version)) {
     list.push({
-      name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: allVerbs,
+      name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: verbsOf(r),
       ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
       ...(r.categories.length > 0 ? { categories: r.categories } : {}),
     });
@@ -77,7 +76,7 @@ export function aggregatedDiscovery(resources: readonly ResourceDef[], core: boo
           responseKind: { group: r.group, version: r.version, kind: r.kind },
           scope: r.namespaced ? 'Namespaced' : 'Cluster',
           singularResource: r.singular,
-          verbs: allVerbs,
+          verbs: verbsOf(r),
           ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
           ...(r.categories.length > 0 ? { categories: r.categories } : {}),
           subresources: r.subresources.map((s) => ({

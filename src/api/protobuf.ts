@@ -1,7 +1,8 @@
 /**
- * Kubernetes' protobuf request bodies (`application/vnd.kubernetes.protobuf`), which kubectl's typed commands send
- * (e.g. `kubectl create namespace`). Decoded with protobufjs from the subset of k8s.io's generated.proto that those
- * commands need, with the upstream field numbers. Other kinds are answered 415 with a way around.
+ * Kubernetes' protobuf request bodies (`application/vnd.kubernetes.protobuf`), which kubectl's typed commands
+ * send (`kubectl create namespace`, `kubectl auth can-i`, `kubectl auth whoami`). Decoded with protobufjs from
+ * the subset of k8s.io's generated.proto those commands need, with the upstream field numbers. Other kinds are
+ * answered 415 with a way around.
  */
 import protobuf from 'protobufjs';
 import { failure } from './status.js';
@@ -19,11 +20,23 @@ message ObjectMeta {
 }
 message NamespaceSpec { repeated string finalizers = 1; }
 message Namespace { optional ObjectMeta metadata = 1; optional NamespaceSpec spec = 2; }
+message ResourceAttributes {
+  optional string namespace = 1; optional string verb = 2; optional string group = 3; optional string version = 4;
+  optional string resource = 5; optional string subresource = 6; optional string name = 7;
+}
+message NonResourceAttributes { optional string path = 1; optional string verb = 2; }
+message SelfSubjectAccessReviewSpec { optional ResourceAttributes resourceAttributes = 1; optional NonResourceAttributes nonResourceAttributes = 2; }
+message SelfSubjectAccessReview { optional ObjectMeta metadata = 1; optional SelfSubjectAccessReviewSpec spec = 2; }
+message SelfSubjectReview { optional ObjectMeta metadata = 1; }
 `;
 
 const root = protobuf.parse(schema, { keepCase: true }).root;
 const unknownType = root.lookupType('k8s.Unknown');
-const decodable: Record<string, protobuf.Type> = { 'v1/Namespace': root.lookupType('k8s.Namespace') };
+const decodable: Record<string, protobuf.Type> = {
+  'v1/Namespace': root.lookupType('k8s.Namespace'),
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': root.lookupType('k8s.SelfSubjectAccessReview'),
+  'authentication.k8s.io/v1/SelfSubjectReview': root.lookupType('k8s.SelfSubjectReview'),
+};
 const magic = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /** The JSON form of a protobuf-encoded object, or 415 when its kind is not one Sandpod decodes. */

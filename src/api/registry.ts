@@ -141,6 +141,7 @@ export class Registry {
     const { def } = scope;
     const obj = structuredClone(input);
     const warnings = checkFields(def, obj, opts.fieldValidation);
+    if (def.review) return { object: def.review(obj), warnings };
     if (def.namespaced) {
       if (obj.metadata.namespace && obj.metadata.namespace !== scope.namespace) {
         throw badRequest(`the namespace of the provided object (${obj.metadata.namespace}) does not match the namespace sent on the request (${scope.namespace ?? ''})`);

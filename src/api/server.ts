@@ -212,6 +212,9 @@ export class ApiServer {
     const { def } = scope;
     const name = r.name ?? '';
     const writeOpts = (): WriteOptions => ({ fieldValidation: fieldValidationOf(query), dryRun: query.get('dryRun') === 'All' });
+    if (def.review && r.verb !== 'create') {
+      throw failure(405, 'MethodNotAllowed', `${def.plural}.${def.group} only supports create: it answers a question and stores nothing`);
+    }
     if (r.subresource && !def.subresources.some((s) => s.name === r.subresource)) {
       throw failure(404, 'NotFound', `${def.plural} has no subresource "${r.subresource}"`);
     }

@@ -82,6 +82,16 @@ for (const [version, binary] of Object.entries(kubectlVersions)) {
       assert.match(r.stderr, new RegExp(`pods "${pod}" not found`));
     });
 
+    test('auth can-i and auth whoami answer for the administrator', async () => {
+      let r = await k(['auth', 'can-i', 'create', 'pods']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'yes');
+      r = await k(['auth', 'whoami']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Username\s+sandpod-admin/);
+      assert.match(r.stdout, /Groups\s+\[system:masters system:authenticated\]/);
+    });
+
     test('get pods -w streams changes as table rows', async () => {
       const name = `watched-${version.replace('.', '')}`;
       const seed = `seed-${version.replace('.', '')}`;

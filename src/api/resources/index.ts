@@ -6,9 +6,12 @@ import { networkPolicies } from './networkpolicies.js';
 import { nodes } from './nodes.js';
 import { pods } from './pods.js';
 import type { ResourceDef } from './resource.js';
+import { selfSubjectAccessReviews, selfSubjectReviews } from './reviews.js';
 import { runtimeClasses } from './runtimeclasses.js';
 
-export const allResources: readonly ResourceDef[] = [pods, namespaces, nodes, events, leases, runtimeClasses, networkPolicies];
+export const allResources: readonly ResourceDef[] = [
+  pods, namespaces, nodes, events, leases, runtimeClasses, networkPolicies, selfSubjectAccessReviews, selfSubjectReviews,
+];
 
 /** The resource served at group/version/plural, if any. */
 export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {

@@ -43,9 +43,19 @@ export interface ResourceDef {
   prepareForCreate?(obj: KubeObject): void;
   /** Objects expire this long after creation (events). */
   ttlSeconds?: number;
+  /**
+   * For review resources (access reviews, whoami): a create computes this answer instead of storing anything,
+   * and create is the only verb.
+   */
+  review?(obj: KubeObject): KubeObject;
   /** Whether status is a subresource: main updates keep the stored status, status updates keep everything else. */
   hasStatus: boolean;
 }
+
+export const storedVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+/** The verbs a resource serves. */
+export const verbsOf = (def: Pick<ResourceDef, 'review'>): string[] => (def.review ? ['create'] : storedVerbs);
 
 export const apiVersionOf = (def: Pick<ResourceDef, 'group' | 'version'>): string => (def.group ? `${def.group}/${def.version}` : def.version);
 
