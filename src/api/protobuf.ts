@@ -1,6 +1,6 @@
 /**
  * Kubernetes' protobuf request bodies (`application/vnd.kubernetes.protobuf`), which kubectl's typed commands
- * send (`kubectl create namespace`, `kubectl auth can-i`, `kubectl auth whoami`). Decoded with protobufjs from
+ * send (`kubectl create namespace`, `kubectl auth can-i`, `kubectl auth whoami`, the deletes of `kubectl drain`). Decoded with protobufjs from
  * the subset of k8s.io's generated.proto those commands need, with the upstream field numbers. Other kinds are
  * answered 415 with a way around.
  */
@@ -28,6 +28,11 @@ message NonResourceAttributes { optional string path = 1; optional string verb =
 message SelfSubjectAccessReviewSpec { optional ResourceAttributes resourceAttributes = 1; optional NonResourceAttributes nonResourceAttributes = 2; }
 message SelfSubjectAccessReview { optional ObjectMeta metadata = 1; optional SelfSubjectAccessReviewSpec spec = 2; }
 message SelfSubjectReview { optional ObjectMeta metadata = 1; }
+message Preconditions { optional string uid = 1; optional string resourceVersion = 2; }
+message DeleteOptions {
+  optional int64 gracePeriodSeconds = 1; optional Preconditions preconditions = 2; optional bool orphanDependents = 3;
+  optional string propagationPolicy = 4; repeated string dryRun = 5;
+}
 `;
 
 const root = protobuf.parse(schema, { keepCase: true }).root;
@@ -36,6 +41,8 @@ const decodable: Record<string, protobuf.Type> = {
   'v1/Namespace': root.lookupType('k8s.Namespace'),
   'authorization.k8s.io/v1/SelfSubjectAccessReview': root.lookupType('k8s.SelfSubjectAccessReview'),
   'authentication.k8s.io/v1/SelfSubjectReview': root.lookupType('k8s.SelfSubjectReview'),
+  'v1/DeleteOptions': root.lookupType('k8s.DeleteOptions'),
+  'meta.k8s.io/v1/DeleteOptions': root.lookupType('k8s.DeleteOptions'),
 };
 const magic = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
@@ -50,10 +57,14 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
     throw failure(415, 'UnsupportedMediaType', `this API server does not decode protobuf ${apiVersion} ${kind} bodies; send JSON or YAML, e.g. write a manifest and use "kubectl create -f"`);
   }
   const obj = type.toObject(type.decode(envelope.raw), { longs: Number, defaults: false }) as Record<string, unknown>;
-  return { apiVersion, kind, ...(withoutZeroValues(obj) as Record<string, unknown>) };
+  if (obj['metadata'] !== undefined) obj['metadata'] = withoutZeroValues(obj['metadata']);
+  return { apiVersion, kind, ...obj };
 }
 
-/** Go's protobuf encoder writes empty strings and zeros for plain fields; JSON clients would have left them out. */
+/**
+ * ObjectMeta's plain (non-pointer) fields come out of Go's protobuf encoder as empty strings and zeros, where a
+ * JSON client would have left them out. Only metadata is cleaned: elsewhere an explicit 0 (gracePeriodSeconds) means something.
+ */
 function withoutZeroValues(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(withoutZeroValues);
   if (typeof v !== 'object' || v === null) return v;

@@ -131,3 +131,14 @@ test('deleting a namespace removes what it holds', async () => {
   const create = await cluster.kubectl(['delete', 'namespace', 'default']);
   assert.match(create.stderr, /this namespace may not be deleted/);
 });
+
+test('kubectl drain cordons the node and deletes its pods (protobuf DeleteOptions)', async () => {
+  assert.equal((await cluster.kubectl(['create', '-f', '-'], { input: pod('drained', '  nodeSelector: {kubernetes.io/hostname: std-2}\n') })).code, 0);
+  assert.equal(await nodeOf('drained'), 'std-2');
+  const r = await cluster.kubectl(['drain', 'std-2', '--force', '--ignore-daemonsets', '--grace-period=0', '--timeout=30s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /node\/std-2 drained/);
+  assert.match((await cluster.kubectl(['get', 'pod', 'drained'])).stderr, /not found/);
+  const node = await cluster.kubectl(['get', 'node', 'std-2']);
+  assert.match(node.stdout, /std-2\s+Ready,SchedulingDisabled/);
+});
