@@ -190,8 +190,8 @@ for (const [version, binary] of Object.entries(kubectlVersions)) test(`kubectl $
   assert.notEqual(bad.code, 0);
 });
 
-test('a privileged VM pod is accepted with a warning and gets a default VM size', async () => {
-  const r = await cluster.kubectl(['create', '-f', '-'], { input: podYaml('privvm').replace('spec:\n', 'spec:\n  runtimeClassName: kata-vm-isolation\n') + '    securityContext: {privileged: true}\n' });
+for (const [version, binary] of Object.entries(kubectlVersions)) test(`kubectl ${version}: a privileged VM pod is accepted with a warning and gets a default VM size`, async () => {
+  const r = await cluster.kubectl(['create', '-f', '-'], { binary, input: podYaml('privvm').replace('spec:\n', 'spec:\n  runtimeClassName: kata-vm-isolation\n') + '    securityContext: {privileged: true}\n' });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Warning: spec\.containers\[0\]\.securityContext\.privileged: in RuntimeClass "kata-vm-isolation" privileged grants power inside the pod's VM only/);
   const ann = await cluster.kubectl(['get', 'pod', 'privvm', '-o', 'jsonpath={.metadata.annotations.sandpod\\.io/vm-memory} {.spec.overhead.memory} {.spec.nodeSelector}']);
