@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isAlive, startEtcd, stopProcess } from '../../src/cluster/index.js';
 import { kubectlVersions, leftovers } from './harness.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -41,5 +42,29 @@ test('sandpod up prints progress and the kubeconfig; kubectl works; sandpod down
   } finally {
     await run(process.execPath, [main, 'down', ...dirs]);
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('sandpod up --etcd-endpoints uses an existing etcd and down leaves it running', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-cli-'));
+  const dirs = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
+  const etcd = await startEtcd(join(root, 'external-etcd'), join(root, 'external-etcd.log'));
+  try {
+    const up = await run(process.execPath, [main, 'up', ...dirs, '--etcd-endpoints', etcd.endpoint]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.doesNotMatch(up.stdout, /starting etcd/);
+    assert.match(up.stdout, new RegExp(`etcd ${etcd.endpoint.replace(/[.:/]/g, '\\$&')}`));
+    const kubeconfig = /kubeconfig: (\S+)/.exec(up.stdout)![1]!;
+    const ns = await run(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kcache'), 'get', 'ns', 'default']);
+    assert.equal(ns.code, 0, ns.stderr);
+    const down = await run(process.execPath, [main, 'down', ...dirs]);
+    assert.match(down.stdout, /stopped scheduler, apiserver\n/);
+    assert.ok(isAlive(etcd.process.pid), 'down must not stop an etcd it did not start');
+  } finally {
+    await run(process.execPath, [main, 'down', ...dirs]);
+    await stopProcess(etcd.process.pid);
+    const left = leftovers(root);
+    rmSync(root, { recursive: true, force: true });
+    assert.equal(left, '');
   }
 });
