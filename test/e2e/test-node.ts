@@ -16,9 +16,25 @@ export interface TestNodeOptions {
   passive?: boolean;
 }
 
+/** How long the double's "processes" take to start, like a fast real exec. */
+const processStartMs = 25;
+
 const channel = (id: number, data: string | Buffer): Buffer => Buffer.concat([Buffer.from([id]), Buffer.from(data)]);
 
-function runExec(ws: WebSocket, command: string[]): void {
+/** Messages from the client, held from the moment of the upgrade until the "process" reads them. */
+class Inbox {
+  private readonly held: Buffer[] = [];
+  private reader: ((m: Buffer) => void) | undefined;
+  constructor(ws: WebSocket) {
+    ws.on('message', (m: Buffer) => (this.reader ? this.reader(m) : this.held.push(m)));
+  }
+  read(fn: (m: Buffer) => void): void {
+    this.reader = fn;
+    for (const m of this.held.splice(0)) fn(m);
+  }
+}
+
+function runExec(ws: WebSocket, inbox: Inbox, command: string[]): void {
   const finish = (code: number): void => {
     const status = code === 0
       ? { metadata: {}, status: 'Success' }
@@ -33,7 +49,7 @@ function runExec(ws: WebSocket, command: string[]): void {
   } else if (cmd === 'exit') {
     finish(Number(args[0] ?? 1));
   } else if (cmd === 'cat') {
-    ws.on('message', (data: Buffer) => {
+    inbox.read((data) => {
       if (data[0] === 0) ws.send(channel(1, data.subarray(1)));
       if (data[0] === 255 && data[1] === 0) finish(0);
     });
@@ -82,8 +98,12 @@ export class TestNode {
       const url = new URL(req.url ?? '/', 'http://node');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         ws.send(channel(1, ''));
+        const inbox = new Inbox(ws);
         const [, kind, , , container] = url.pathname.split('/');
-        runExec(ws, kind === 'attach' ? ['echo', `attached to ${container ?? ''}`] : url.searchParams.getAll('command'));
+        // A real process takes a while to start. Answering within microseconds would expose a race in client-go
+        // (kubectl 1.32/1.33 read messages before registering their streams, and drop what arrives first), so
+        // the double takes a process's start-up time too.
+        setTimeout(() => runExec(ws, inbox, kind === 'attach' ? ['echo', `attached to ${container ?? ''}`] : url.searchParams.getAll('command')), processStartMs);
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
