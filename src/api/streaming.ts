@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { isRecord, type KubeObject } from '../kube/index.js';
 import { at } from './resources/resource.js';
-import { badRequest, failure } from './status.js';
+import { badRequest, failure, statusFor } from './status.js';
 
 export const streamProtocol = 'v5.channel.k8s.io';
 
@@ -79,36 +79,51 @@ export class NodeAgentStreaming implements PodStreaming {
     });
   }
 
+  /**
+   * Accepts the client's WebSocket first and connects to the node agent afterwards, as kube-apiserver does: problems
+   * found after that point reach kubectl as a Status on the error channel, and the node's first output cannot
+   * overtake the client's own setup. A request that is not a v5 WebSocket (kubectl's SPDY fallback) gets the same
+   * checks as an HTTP error, then a refusal that names the WebSocket requirement.
+   */
   async upgrade(kind: 'exec' | 'attach', pod: KubeObject, node: KubeObject, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    if (!offered.includes(streamProtocol)) throw badRequest(`only the ${streamProtocol} WebSocket subprotocol is supported; use kubectl 1.30 or newer`);
     const query = new URL(req.url ?? '/', 'https://localhost').searchParams;
-    const phase = at(pod, 'status', 'phase');
-    if (phase === 'Succeeded' || phase === 'Failed') throw badRequest(`cannot ${kind} into a container in a completed pod; current phase is ${String(phase)}`);
-    const url = new URL(agentPath(kind, pod, containerOf(pod, query), query), nodeAgentUrl(node));
-    url.protocol = 'ws:';
-    const upstream = new WebSocket(url, [streamProtocol]);
-    // The node may answer and close before the client's side of the upgrade is ready: queue until then.
-    const early: Array<{ data: Buffer } | { close: number; reason: Buffer }> = [];
-    let client: WebSocket | undefined;
-    const closeCode = (code: number): number => (code === 1005 || code === 1006 ? 1000 : code);
-    upstream.on('message', (data: Buffer) => (client ? client.send(data, { binary: true }) : early.push({ data })));
-    upstream.on('close', (code, reason) => (client ? client.close(closeCode(code), reason) : early.push({ close: code, reason })));
-    await new Promise<void>((resolve, reject) => {
-      upstream.once('open', () => resolve());
-      upstream.once('error', (err) => reject(failure(502, 'InternalError', `cannot reach the node agent of ${node.metadata.name ?? ''} at ${url.origin}: ${err.message}`)));
-      upstream.once('unexpected-response', (_r, res) => reject(failure(res.statusCode ?? 502, 'InternalError', `the node agent of ${node.metadata.name ?? ''} refused the ${kind} stream (HTTP ${res.statusCode ?? 0})`)));
-    });
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      client = ws;
-      for (const item of early) {
-        if ('data' in item) ws.send(item.data, { binary: true });
-        else ws.close(closeCode(item.close), item.reason);
-      }
-      ws.on('message', (data: Buffer) => upstream.send(data, { binary: true }));
-      ws.on('close', () => upstream.close());
-      upstream.on('error', () => ws.terminate());
-      ws.on('error', () => upstream.terminate());
-    });
+    const target = (): URL => {
+      const phase = at(pod, 'status', 'phase');
+      if (phase === 'Succeeded' || phase === 'Failed') throw badRequest(`cannot ${kind} into a container in a completed pod; current phase is ${String(phase)}`);
+      const url = new URL(agentPath(kind, pod, containerOf(pod, query), query), nodeAgentUrl(node));
+      url.protocol = 'ws:';
+      return url;
+    };
+    if (!offered.includes(streamProtocol)) {
+      target();
+      throw badRequest(`only the ${streamProtocol} WebSocket subprotocol is supported for ${kind} (SPDY is not); use kubectl 1.30 or newer, with KUBECTL_REMOTE_COMMAND_WEBSOCKETS unset or true`);
+    }
+    const client = await new Promise<WebSocket>((resolve) => this.wss.handleUpgrade(req, socket, head, resolve));
+    // stdin may arrive before the node agent answers: hold it until then.
+    const held: Buffer[] = [];
+    let upstream: WebSocket | undefined;
+    client.on('message', (data: Buffer) => (upstream?.readyState === WebSocket.OPEN ? upstream.send(data, { binary: true }) : held.push(data)));
+    client.on('close', () => upstream?.close());
+    client.on('error', () => upstream?.terminate());
+    try {
+      const url = target();
+      upstream = new WebSocket(url, [streamProtocol]);
+      const up = upstream;
+      up.on('message', (data: Buffer) => client.send(data, { binary: true }));
+      up.on('close', (code, reason) => client.close(code === 1005 || code === 1006 ? 1000 : code, reason));
+      await new Promise<void>((resolve, reject) => {
+        up.once('open', () => resolve());
+        up.once('error', (err) => reject(failure(502, 'InternalError', `cannot reach the node agent of ${node.metadata.name ?? ''} at ${url.origin}: ${err.message}`)));
+        up.once('unexpected-response', (_r, res) => reject(failure(res.statusCode ?? 502, 'InternalError', `the node agent of ${node.metadata.name ?? ''} refused the ${kind} stream (HTTP ${res.statusCode ?? 0})`)));
+      });
+      up.on('error', () => client.terminate());
+      for (const data of held.splice(0)) up.send(data, { binary: true });
+    } catch (err) {
+      const status = statusFor(err);
+      client.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Failure', message: status.message, reason: status.reason, code: status.code }))]), { binary: true });
+      client.close(1000);
+      upstream?.terminate();
+    }
   }
 }

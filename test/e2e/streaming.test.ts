@@ -68,4 +68,9 @@ test('exec into a pod whose node advertises no agent fails with a clear message'
   const r = await cluster.kubectl(['logs', 'quiet']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /node "mute" advertises no agent address/);
+  for (const binary of Object.values(kubectlVersions)) {
+    const e = await cluster.kubectl(['exec', 'quiet', '--', 'true'], { binary });
+    assert.notEqual(e.code, 0);
+    assert.match(e.stderr, /node "mute" advertises no agent address/, 'the reason reaches kubectl over the error channel');
+  }
 });
