@@ -6,7 +6,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { down, up, type ControlPlaneState } from '../../src/cluster/index.js';
+import { clusterLayout, down, readState, up, type ControlPlaneState } from '../../src/cluster/index.js';
 import { KubeClient } from '../../src/kube/index.js';
 import { resolvePaths, type SandpodPaths } from '../../src/paths.js';
 
@@ -35,10 +35,27 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/** Every running test cluster; its recorded PIDs are killed if the test process exits before its cleanup ran. */
+const running = new Map<string, SandpodPaths>();
+let guarded = false;
+
+function guardExit(): void {
+  if (guarded) return;
+  guarded = true;
+  process.on('exit', () => {
+    for (const paths of running.values()) {
+      for (const p of readState(clusterLayout(paths))?.processes ?? []) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
+}
+
 export async function startCluster(): Promise<TestCluster> {
   const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-'));
   const paths = resolvePaths({ stateRoot: join(root, 'state'), runRoot: join(root, 'run'), cacheRoot: join(root, 'cache') });
+  guardExit();
   const state = await up(paths);
+  running.set(root, paths);
   const client = KubeClient.fromKubeconfig(state.kubeconfig);
   const cacheDir = join(root, 'kubectl-cache');
   return {
@@ -60,6 +77,7 @@ export async function startCluster(): Promise<TestCluster> {
     stop: async () => {
       client.close();
       await down(paths);
+      running.delete(root);
       const left = leftovers(root);
       rmSync(root, { recursive: true, force: true });
       if (left) throw new Error(`processes left running after the test: ${left}`);
