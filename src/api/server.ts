@@ -26,6 +26,7 @@ import { route, type Route } from './router.js';
 import { badRequest, failure, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
+import { markSilentNodes } from './node-lifecycle.js';
 import { startWatch } from './watch.js';
 import { WatchCache } from './watch-cache.js';
 import type { PodStreaming } from './streaming.js';
@@ -39,7 +40,9 @@ export interface ApiServerOptions {
   logger?: Logger;
   /** Proxies pods/log, exec and attach to node agents. */
   streaming?: PodStreaming;
-  /** How often terminating namespaces are emptied and orphaned terminating pods collected. */
+  /** How long a node's Lease may go unrenewed before the node is marked Ready=Unknown. */
+  nodeMonitorGraceMs?: number;
+  /** How often terminating namespaces are emptied, orphaned terminating pods collected and node Leases checked. */
   namespaceSyncMs?: number;
 }
 
@@ -121,6 +124,10 @@ export class ApiServer {
     this.nsTimer = setInterval(() => {
       this.registry.finalizeNamespaces().catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
       this.registry.collectOrphanPods().catch((err: unknown) => this.log.warn('orphan pod collection failed', { err }));
+      markSilentNodes(this.registry, new Date(), this.opts.nodeMonitorGraceMs).then(
+        (marked) => { for (const node of marked) this.log.warn('node stopped heartbeating; marked Ready=Unknown', { node }); },
+        (err: unknown) => this.log.warn('node lifecycle pass failed', { err }),
+      );
     }, this.opts.namespaceSyncMs ?? 1000);
     this.log.info('listening', { address: this.address });
   }

@@ -142,3 +142,22 @@ test('kubectl drain cordons the node and deletes its pods (protobuf DeleteOption
   const node = await cluster.kubectl(['get', 'node', 'std-2']);
   assert.match(node.stdout, /std-2\s+Ready,SchedulingDisabled/);
 });
+
+test('a node whose Lease stops being renewed becomes NotReady and unreachable, and gets no pods', async () => {
+  const silent = new TestNode(cluster.client, 'silent', { passive: true, labels: { pool: 'silent' } });
+  nodes.push(silent);
+  await silent.start();
+  const stale = new Date(Date.now() - 120_000).toISOString().replace(/\.\d{3}Z$/, '.000000Z');
+  await cluster.client.create('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'silent' },
+    spec: { holderIdentity: 'silent', leaseDurationSeconds: 40, renewTime: stale },
+  });
+  await waitUntil('silent NotReady', async () => /silent\s+NotReady/.test((await cluster.kubectl(['get', 'node', 'silent'])).stdout) || undefined);
+  const taints = await cluster.kubectl(['get', 'node', 'silent', '-o', 'jsonpath={.spec.taints[*].key}']);
+  assert.match(taints.stdout, /node\.kubernetes\.io\/unreachable/);
+  assert.equal((await cluster.kubectl(['create', '-f', '-'], { input: pod('to-silent', '  nodeSelector: {pool: silent}\n') })).code, 0);
+  await waitUntil('FailedScheduling for to-silent', async () =>
+    /untolerated taint \{node\.kubernetes\.io\/not-ready: \}|untolerated taint \{node\.kubernetes\.io\/unreachable: \}/.test((await cluster.kubectl(['describe', 'pod', 'to-silent'])).stdout) || undefined);
+  // Nodes without a Lease are left as their status says: std-1 is still Ready.
+  assert.match((await cluster.kubectl(['get', 'node', 'std-1'])).stdout, /std-1\s+Ready/);
+});
