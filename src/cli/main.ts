@@ -9,6 +9,8 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   sandbox: async () => (await import('./commands/sandbox.js')).sandbox,
   doctor: async () => (await import('./commands/doctor.js')).doctor,
+  up: async () => (await import('./commands/up.js')).default,
+  down: async () => (await import('./commands/down.js')).default,
 };
 
 export function usage(): string {

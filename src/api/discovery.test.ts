@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { aggregatedDiscovery, aggregatedDiscoveryVersion, apiResourceList } from './discovery.js';
+import { allResources } from './resources/index.js';
+
+test('the Accept header picks aggregated discovery v2, v2beta1 or legacy', () => {
+  const k130 = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
+  assert.equal(aggregatedDiscoveryVersion(k130), 'v2');
+  assert.equal(aggregatedDiscoveryVersion('application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json'), 'v2beta1');
+  assert.equal(aggregatedDiscoveryVersion('application/json'), undefined);
+});
+
+test('aggregated and legacy discovery describe the same resources', () => {
+  const core = aggregatedDiscovery(allResources, true, 'v2') as { items: Array<{ metadata: { name: string }; versions: Array<{ resources: Array<{ resource: string; scope: string; subresources: Array<{ subresource: string }> }> }> }> };
+  assert.deepEqual(core.items.map((i) => i.metadata.name), ['']);
+  const pods = core.items[0]!.versions[0]!.resources.find((r) => r.resource === 'pods')!;
+  assert.equal(pods.scope, 'Namespaced');
+  assert.deepEqual(pods.subresources.map((s) => s.subresource), ['status', 'binding', 'log', 'exec', 'attach']);
+  const groups = aggregatedDiscovery(allResources, false, 'v2') as { items: Array<{ metadata: { name: string } }> };
+  assert.deepEqual(groups.items.map((i) => i.metadata.name).sort(), ['authentication.k8s.io', 'authorization.k8s.io', 'coordination.k8s.io', 'networking.k8s.io', 'node.k8s.io']);
+  const legacy = apiResourceList(allResources, { group: '', version: 'v1' }) as { resources: Array<{ name: string; namespaced: boolean }> };
+  assert.ok(legacy.resources.some((r) => r.name === 'nodes' && !r.namespaced));
+  assert.ok(legacy.resources.some((r) => r.name === 'pods/exec'));
+});
+
+test('review resources only offer create', () => {
+  const list = apiResourceList(allResources, { group: 'authorization.k8s.io', version: 'v1' }) as { resources: Array<{ name: string; verbs: string[] }> };
+  assert.deepEqual(list.resources.find((r) => r.name === 'selfsubjectaccessreviews')?.verbs, ['create']);
+});

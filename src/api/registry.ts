@@ -1,0 +1,399 @@
+/**
+ * The resource registry: CRUD for every served resource on the etcd store, with Kubernetes semantics
+ * (defaults, validation, admission, status subresource, graceful pod deletion, binding, namespaces that
+ * terminate). Transport-free: the HTTP adapter turns requests into calls here and Status errors back out.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  isRecord, matchesFields, required, matchesLabels, parseFieldSelector, parseLabelSelector, ValidationError,
+  type FieldRequirement, type KubeList, type KubeObject, type LabelRequirement,
+} from '../kube/index.js';
+import { admitPod } from './admission.js';
+import { applyConfiguration, recordApply } from './apply.js';
+import { asResourceObject, checkFields, type FieldValidation } from './decode.js';
+import { applyJsonPatch, mergePatch, strategicMerge, type PatchType } from './patch.js';
+import { findResource, allResources } from './resources/index.js';
+import { apiVersionOf, type ResourceDef } from './resources/resource.js';
+import { namespaces } from './resources/namespaces.js';
+import { nodes as nodesDef } from './resources/nodes.js';
+import { pods } from './resources/pods.js';
+import { runtimeClasses } from './resources/runtimeclasses.js';
+import { alreadyExistsError, badRequest, conflictError, failure, forbiddenError, notFoundError } from './status.js';
+import type { EtcdStore, WriteResult } from './store.js';
+
+export interface Scope {
+  def: ResourceDef;
+  namespace?: string;
+}
+
+export interface WriteOptions {
+  fieldValidation: FieldValidation;
+  dryRun: boolean;
+}
+
+export interface Written {
+  object: KubeObject;
+  warnings: string[];
+}
+
+export interface PatchRequest {
+  type: PatchType;
+  body: unknown;
+  /** Who applies (server-side apply needs it). */
+  fieldManager: string;
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface Selectors {
+  labels: LabelRequirement[];
+  fields: FieldRequirement[];
+}
+
+const builtinFields = ['metadata.name', 'metadata.namespace'];
+
+/** Parses labelSelector and fieldSelector, rejecting field labels the resource cannot select on. */
+export function parseSelectors(def: ResourceDef, query: URLSearchParams): Selectors {
+  let labels: LabelRequirement[];
+  let fields: FieldRequirement[];
+  try {
+    labels = parseLabelSelector(query.get('labelSelector') ?? '');
+    fields = parseFieldSelector(query.get('fieldSelector') ?? '');
+  } catch (err) {
+    throw badRequest((err as Error).message);
+  }
+  const sample = def.fields ? Object.keys(def.fields({ apiVersion: '', kind: '', metadata: {} })) : [];
+  for (const f of fields) {
+    if (!builtinFields.includes(f.field) && !sample.includes(f.field)) throw badRequest(`field label not supported: ${f.field}`);
+  }
+  return { labels, fields };
+}
+
+export function selectableFields(def: ResourceDef, obj: KubeObject): Record<string, string> {
+  return { 'metadata.name': obj.metadata.name ?? '', 'metadata.namespace': obj.metadata.namespace ?? '', ...(def.fields?.(obj) ?? {}) };
+}
+
+export function matches(def: ResourceDef, sel: Selectors, obj: KubeObject): boolean {
+  return matchesLabels(sel.labels, obj.metadata.labels) && matchesFields(sel.fields, selectableFields(def, obj));
+}
+
+export function storageKey(def: ResourceDef, namespace: string | undefined, name: string): string {
+  return `${storagePrefix(def, namespace)}${name}`;
+}
+
+export function storagePrefix(def: ResourceDef, namespace?: string): string {
+  const base = `/registry/${def.group || 'core'}/${def.plural}/`;
+  return def.namespaced && namespace ? `${base}${namespace}/` : base;
+}
+
+const withoutVersion = (o: KubeObject): string => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+
+/** Namespaces that exist from the start and may not be deleted. */
+export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export class Registry {
+  /** `lists` serves consistent lists (the watch cache); without one they are read from etcd. */
+  constructor(private readonly store: EtcdStore, private readonly lists: Pick<EtcdStore, 'list'> = store, private readonly now: () => Date = () => new Date()) {}
+
+  private timestamp(): string {
+    return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  async get(scope: Scope, name: string): Promise<KubeObject> {
+    const obj = await this.store.get(storageKey(scope.def, scope.namespace, name));
+    if (!obj) throw notFoundError(scope.def, name);
+    return obj;
+  }
+
+  async tryGet(scope: Scope, name: string): Promise<KubeObject | undefined> {
+    return this.store.get(storageKey(scope.def, scope.namespace, name));
+  }
+
+  async list(scope: Scope, sel: Selectors): Promise<KubeList> {
+    const { items, revision } = await this.lists.list(storagePrefix(scope.def, scope.namespace));
+    return {
+      apiVersion: apiVersionOf(scope.def),
+      kind: `${scope.def.kind}List`,
+      metadata: { resourceVersion: String(revision) },
+      items: items.filter((o) => matches(scope.def, sel, o)),
+    };
+  }
+
+  private async checkNamespace(scope: Scope): Promise<void> {
+    if (!scope.def.namespaced) return;
+    const ns = await this.store.get(storageKey(namespaces, undefined, scope.namespace ?? ''));
+    if (!ns) throw notFoundError(namespaces, scope.namespace ?? '');
+    if (ns.metadata.deletionTimestamp) {
+      throw forbiddenError(scope.def, '', `unable to create new content in namespace ${scope.namespace ?? ''} because it is being terminated`);
+    }
+  }
+
+  private validateOrThrow(def: ResourceDef, obj: KubeObject, old?: KubeObject): void {
+    const errs = def.validate(obj, old);
+    if (errs.length > 0) throw new ValidationError(def.kind, obj.metadata.name ?? '', errs);
+  }
+
+  /** Creates an object: defaults, admission, validation, then a create-if-absent in etcd. */
+  async create(scope: Scope, input: KubeObject, opts: WriteOptions): Promise<Written> {
+    const { def } = scope;
+    const obj = structuredClone(input);
+    const warnings = checkFields(def, obj, opts.fieldValidation);
+    if (def.review) return { object: def.review(obj), warnings };
+    if (def.namespaced) {
+      if (obj.metadata.namespace && obj.metadata.namespace !== scope.namespace) {
+        throw badRequest(`the namespace of the provided object (${obj.metadata.namespace}) does not match the namespace sent on the request (${scope.namespace ?? ''})`);
+      }
+      obj.metadata.namespace = scope.namespace;
+    } else delete obj.metadata.namespace;
+    if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = `${obj.metadata.generateName}${randomBytes(4).toString('hex').slice(0, 5)}`;
+    if (!obj.metadata.name) throw new ValidationError(def.kind, '', [{ ...required('metadata.name'), detail: 'Required value: name or generateName is required' }]);
+    await this.checkNamespace(scope);
+    obj.metadata.uid = randomUUID();
+    obj.metadata.creationTimestamp = this.timestamp();
+    delete obj.metadata.resourceVersion;
+    delete obj.metadata.deletionTimestamp;
+    delete obj.metadata.deletionGracePeriodSeconds;
+    def.prepareForCreate?.(obj);
+    if (def === pods) {
+      const admitted = await admitPod(obj, (n) => this.tryGet({ def: runtimeClasses }, n), async () =>
+        (await this.list({ def: runtimeClasses }, { labels: [], fields: [] })).items.map((r) => r.metadata.name ?? ''));
+      if (admitted.forbidden) throw forbiddenError(def, obj.metadata.name, admitted.forbidden);
+      if (admitted.errors.length > 0) throw new ValidationError(def.kind, obj.metadata.name, admitted.errors);
+      warnings.push(...admitted.warnings);
+    }
+    this.validateOrThrow(def, obj);
+    if (opts.dryRun) return { object: obj, warnings };
+    const res = await this.store.create(storageKey(def, scope.namespace, obj.metadata.name), obj, def.ttlSeconds);
+    if (!res.ok) throw alreadyExistsError(def, obj.metadata.name);
+    return { object: res.object, warnings };
+  }
+
+  /**
+   * Replaces an object. `subresource` "status" takes only the status from `input`; a main update keeps the stored
+   * status. A resourceVersion in `input` must match the stored one.
+   */
+  async update(scope: Scope, name: string, input: KubeObject, opts: WriteOptions, subresource?: string): Promise<Written> {
+    const { def } = scope;
+    const current = await this.get(scope, name);
+    const obj = structuredClone(input);
+    const warnings = checkFields(def, obj, opts.fieldValidation);
+    if (obj.metadata.name !== undefined && obj.metadata.name !== name) {
+      throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    const rv = obj.metadata.resourceVersion;
+    if (rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) throw conflictError(def, name);
+    const next = this.mergeForUpdate(def, current, obj, subresource);
+    return { object: await this.commit(scope, current, next, opts), warnings };
+  }
+
+  private mergeForUpdate(def: ResourceDef, current: KubeObject, obj: KubeObject, subresource?: string): KubeObject {
+    if (subresource === 'status') return { ...structuredClone(current), status: obj['status'] };
+    const next: KubeObject = {
+      ...obj,
+      metadata: {
+        ...obj.metadata,
+        name: current.metadata.name,
+        uid: current.metadata.uid,
+        creationTimestamp: current.metadata.creationTimestamp,
+        resourceVersion: current.metadata.resourceVersion,
+      },
+    };
+    if (current.metadata.namespace !== undefined) next.metadata.namespace = current.metadata.namespace;
+    delete next.metadata.deletionTimestamp;
+    delete next.metadata.deletionGracePeriodSeconds;
+    if (current.metadata.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+    if (current.metadata.deletionGracePeriodSeconds !== undefined) next.metadata.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;
+    if (def.hasStatus) next['status'] = current['status'];
+    return next;
+  }
+
+  /** Validates and compare-and-swaps `next` over `current`; an unchanged object is not written. */
+  private async commit(scope: Scope, current: KubeObject, next: KubeObject, opts: WriteOptions, subresource?: string): Promise<KubeObject> {
+    const { def } = scope;
+    const name = current.metadata.name ?? '';
+    // A binding is the one write allowed to set a pod's nodeName, so the update rules do not apply to it.
+    this.validateOrThrow(def, next, subresource === 'binding' ? undefined : current);
+    if (opts.dryRun || withoutVersion(next) === withoutVersion(current)) return next;
+    const res = await this.store.update(storageKey(def, scope.namespace, name), next, Number(current.metadata.resourceVersion));
+    return this.written(def, name, res);
+  }
+
+  private written(def: ResourceDef, name: string, res: WriteResult): KubeObject {
+    if (res.ok) return res.object;
+    if (res.reason === 'missing') throw notFoundError(def, name);
+    throw conflictError(def, name);
+  }
+
+  /**
+   * Applies `mutate` to the current object and writes the result, retrying when someone else wrote in between
+   * (unless the mutation pinned a resourceVersion, which makes a conflict final).
+   */
+  async mutate(scope: Scope, name: string, opts: WriteOptions, subresource: string | undefined, mutate: (current: KubeObject) => KubeObject): Promise<Written> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(scope, name);
+      const patched = mutate(structuredClone(current));
+      if (!isRecord(patched) || !isRecord(patched['metadata'])) throw badRequest(`the patched ${scope.def.kind} is not an object`);
+      const pinned = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
+      if (pinned && patched.metadata.resourceVersion !== undefined) throw conflictError(scope.def, name);
+      patched.metadata.resourceVersion = current.metadata.resourceVersion;
+      patched.apiVersion = current.apiVersion;
+      patched.kind = current.kind;
+      const warnings = checkFields(scope.def, patched, opts.fieldValidation);
+      const next = this.mergeForUpdate(scope.def, current, patched, subresource);
+      try {
+        return { object: await this.commit(scope, current, next, opts, subresource), warnings };
+      } catch (err) {
+        const retry = attempt < 5 && err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'Conflict';
+        if (!retry) throw err;
+      }
+    }
+  }
+
+  /**
+   * Applies a PATCH of any flavour. A server-side apply to a missing object creates it (`created` is then true);
+   * the other flavours need the object to exist.
+   */
+  async patch(scope: Scope, name: string, patch: PatchRequest, opts: WriteOptions, subresource?: string): Promise<Written & { created: boolean }> {
+    const { type, body, fieldManager } = patch;
+    if (type !== 'json' && !isRecord(body)) throw badRequest('a merge patch must be a JSON object');
+    const now = this.timestamp();
+    if (type === 'apply') {
+      if (!fieldManager) throw badRequest('PATCH with application/apply-patch+yaml requires the fieldManager parameter');
+      if (!subresource && !(await this.tryGet(scope, name))) {
+        const obj = asResourceObject(scope.def, body);
+        const created = await this.create(scope, recordApply({ ...obj, metadata: { ...obj.metadata, name } }, fieldManager, body, now), opts);
+        return { ...created, created: true };
+      }
+    }
+    const apply = (current: KubeObject): KubeObject => {
+      switch (type) {
+        case 'merge': return mergePatch(current, body) as KubeObject;
+        case 'json': return applyJsonPatch(current, body) as KubeObject;
+        case 'strategic': return strategicMerge(current, body) as KubeObject;
+        case 'apply': return applyConfiguration(current, body as Record<string, unknown>, fieldManager, now);
+      }
+    };
+    return { ...(await this.mutate(scope, name, opts, subresource, apply)), created: false };
+  }
+
+  /** Deletes an object. Pods bound to a node terminate gracefully; namespaces terminate and empty themselves. */
+  async delete(scope: Scope, name: string, options: DeleteOptions): Promise<{ object: KubeObject; gone: boolean }> {
+    const { def } = scope;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(scope, name);
+      const pre = options.preconditions;
+      if (pre?.uid && pre.uid !== current.metadata.uid) throw conflictError(def, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid ?? ''}`);
+      if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+        throw conflictError(def, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`);
+      }
+      const graceful = this.gracefulDeletion(def, current, options);
+      let res: WriteResult;
+      if (graceful) {
+        if (withoutVersion(graceful) === withoutVersion(current)) return { object: current, gone: false };
+        res = await this.store.update(storageKey(def, scope.namespace, name), graceful, Number(current.metadata.resourceVersion));
+      } else {
+        res = await this.store.delete(storageKey(def, scope.namespace, name), Number(current.metadata.resourceVersion));
+      }
+      if (res.ok) return { object: res.object, gone: !graceful };
+      if (res.reason === 'missing') throw notFoundError(def, name);
+      if (attempt >= 5) throw conflictError(def, name);
+    }
+  }
+
+  /** The object marked for deletion, or undefined when it should be removed now. */
+  private gracefulDeletion(def: ResourceDef, current: KubeObject, options: DeleteOptions): KubeObject | undefined {
+    if (def === namespaces) {
+      if (systemNamespaces.includes(current.metadata.name ?? '')) {
+        throw forbiddenError(def, current.metadata.name ?? '', 'this namespace may not be deleted');
+      }
+      const next = structuredClone(current);
+      next.metadata.deletionTimestamp ??= this.timestamp();
+      next['status'] = { phase: 'Terminating' };
+      return next;
+    }
+    if (def !== pods) return undefined;
+    const spec = isRecord(current['spec']) ? current['spec'] : {};
+    const phase = isRecord(current['status']) ? current['status']['phase'] : undefined;
+    const specGrace = typeof spec['terminationGracePeriodSeconds'] === 'number' ? spec['terminationGracePeriodSeconds'] : 30;
+    const grace = options.gracePeriodSeconds ?? specGrace;
+    if (!spec['nodeName'] || grace <= 0 || phase === 'Succeeded' || phase === 'Failed') return undefined;
+    const next = structuredClone(current);
+    const existing = current.metadata.deletionGracePeriodSeconds;
+    if (typeof existing === 'number' && existing <= grace) return next;
+    next.metadata.deletionTimestamp = new Date(this.now().getTime() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    next.metadata.deletionGracePeriodSeconds = grace;
+    return next;
+  }
+
+  /** Assigns a pod to a node (pods/binding). */
+  async bind(namespace: string, podName: string, nodeName: string): Promise<void> {
+    if (!nodeName) throw new ValidationError('Binding', podName, [required('target.name')]);
+    await this.mutate({ def: pods, namespace }, podName, { fieldValidation: 'Ignore', dryRun: false }, 'binding', (pod) => {
+      const spec = (pod['spec'] ?? {}) as Record<string, unknown>;
+      if (spec['nodeName']) throw conflictError(pods, podName, `pod ${podName} is already assigned to node "${String(spec['nodeName'])}"`);
+      if (pod.metadata.deletionTimestamp) throw conflictError(pods, podName, 'pod is being deleted, cannot be assigned to a host');
+      spec['nodeName'] = nodeName;
+      return pod;
+    });
+    await this.mutate({ def: pods, namespace }, podName, { fieldValidation: 'Ignore', dryRun: false }, 'status', (pod) => {
+      const status = (isRecord(pod['status']) ? pod['status'] : {}) as Record<string, unknown>;
+      const conds = (Array.isArray(status['conditions']) ? status['conditions'] : []).filter((c) => !(isRecord(c) && c['type'] === 'PodScheduled'));
+      conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: this.timestamp() });
+      pod['status'] = { ...status, conditions: conds };
+      return pod;
+    });
+  }
+
+  /** Creates the objects every cluster has (system namespaces, default RuntimeClasses) when missing. */
+  async ensure(def: ResourceDef, objects: KubeObject[]): Promise<void> {
+    for (const obj of objects) {
+      if (await this.tryGet({ def }, obj.metadata.name ?? '')) continue;
+      try {
+        await this.create({ def }, obj, { fieldValidation: 'Strict', dryRun: false });
+      } catch (err) {
+        if (!(err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'AlreadyExists')) throw err;
+      }
+    }
+  }
+
+  /** One pass of the namespace controller: empties terminating namespaces and removes the empty ones. */
+  async finalizeNamespaces(): Promise<void> {
+    const { items } = await this.store.list(storagePrefix(namespaces));
+    for (const ns of items.filter((n) => n.metadata.deletionTimestamp)) {
+      const name = ns.metadata.name ?? '';
+      let remaining = 0;
+      for (const def of allResources.filter((r) => r.namespaced)) {
+        const { items: contents } = await this.store.list(storagePrefix(def, name));
+        remaining += contents.length;
+        for (const obj of contents) {
+          if (def === pods && obj.metadata.deletionTimestamp) continue;
+          await this.delete({ def, namespace: name }, obj.metadata.name ?? '', {}).catch(() => undefined);
+        }
+      }
+      if (remaining === 0) await this.store.delete(storageKey(namespaces, undefined, name), Number(ns.metadata.resourceVersion));
+    }
+  }
+
+  /** Like kube's pod garbage collector: terminating pods whose node no longer exists cannot be confirmed, so they go. */
+  async collectOrphanPods(): Promise<void> {
+    const { items: podList } = await this.store.list(storagePrefix(pods));
+    const terminating = podList.filter((p) => p.metadata.deletionTimestamp && isRecord(p['spec']) && p['spec']['nodeName']);
+    if (terminating.length === 0) return;
+    const { items: nodeList } = await this.store.list(storagePrefix(nodesDef));
+    const nodeNames = new Set(nodeList.map((n) => n.metadata.name));
+    for (const p of terminating) {
+      if (nodeNames.has(String((p['spec'] as Record<string, unknown>)['nodeName']))) continue;
+      await this.store.delete(storageKey(pods, p.metadata.namespace, p.metadata.name ?? ''), Number(p.metadata.resourceVersion));
+    }
+  }
+
+  resource(group: string, version: string, plural: string): ResourceDef {
+    const def = findResource(group, version, plural);
+    if (!def) throw failure(404, 'NotFound', `the server could not find the requested resource (${plural}${group ? `.${group}` : ''})`);
+    return def;
+  }
+}
+

@@ -1,0 +1,21 @@
+/** Every resource the API server serves. */
+import { events } from './events.js';
+import { leases } from './leases.js';
+import { namespaces } from './namespaces.js';
+import { networkPolicies } from './networkpolicies.js';
+import { nodes } from './nodes.js';
+import { pods } from './pods.js';
+import type { ResourceDef } from './resource.js';
+import { selfSubjectAccessReviews, selfSubjectReviews } from './reviews.js';
+import { runtimeClasses } from './runtimeclasses.js';
+
+export const allResources: readonly ResourceDef[] = [
+  pods, namespaces, nodes, events, leases, runtimeClasses, networkPolicies, selfSubjectAccessReviews, selfSubjectReviews,
+];
+
+/** The resource served at group/version/plural, if any. */
+export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {
+  return allResources.find((r) => r.group === group && r.version === version && r.plural === plural);
+}
+
+export type { ResourceDef } from './resource.js';

@@ -1,0 +1,148 @@
+/**
+ * What every served resource declares: its names for discovery, its schema (the fields it knows, for strict
+ * decoding), semantic validation with field paths, its table columns, its selectable fields and how create and
+ * update prepare it. Each resource file under resources/ exports one `ResourceDef`.
+ */
+import { z } from 'zod';
+import { checkDns1123Label, checkDns1123Subdomain, checkLabels, invalidValue, type FieldError, type KubeObject } from '../../kube/index.js';
+
+export interface Column {
+  name: string;
+  type: 'string' | 'integer' | 'date' | 'number';
+  format?: 'name';
+  description: string;
+  /** 1 = shown only with `-o wide`. */
+  priority: 0 | 1;
+  cell(obj: KubeObject, now: number): string | number;
+}
+
+export interface Subresource {
+  name: string;
+  kind: string;
+  verbs: string[];
+}
+
+export interface ResourceDef {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  subresources: Subresource[];
+  /** The object's known fields. Unknown keys are what `fieldValidation` reports. */
+  schema: z.ZodType;
+  /** Semantic checks; `old` is set on updates. */
+  validate(obj: KubeObject, old?: KubeObject): FieldError[];
+  columns: Column[];
+  /** Selectable fields beyond metadata.name and metadata.namespace. */
+  fields?(obj: KubeObject): Record<string, string>;
+  /** Defaults applied on create (status, spec defaults). */
+  prepareForCreate?(obj: KubeObject): void;
+  /** Objects expire this long after creation (events). */
+  ttlSeconds?: number;
+  /**
+   * For review resources (access reviews, whoami): a create computes this answer instead of storing anything,
+   * and create is the only verb.
+   */
+  review?(obj: KubeObject): KubeObject;
+  /** Whether status is a subresource: main updates keep the stored status, status updates keep everything else. */
+  hasStatus: boolean;
+}
+
+export const storedVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+/** The verbs a resource serves. */
+export const verbsOf = (def: Pick<ResourceDef, 'review'>): string[] => (def.review ? ['create'] : storedVerbs);
+
+export const apiVersionOf = (def: Pick<ResourceDef, 'group' | 'version'>): string => (def.group ? `${def.group}/${def.version}` : def.version);
+
+/** `pods` or `runtimeclasses.node.k8s.io`, as kube-apiserver names a resource in messages. */
+export const qualifiedResource = (def: Pick<ResourceDef, 'group' | 'plural'>): string => (def.group ? `${def.plural}.${def.group}` : def.plural);
+
+const labelMap = z.record(z.string(), z.string());
+
+/** ObjectMeta: every key kube-apiserver knows, so unknown ones can be reported. */
+export const objectMetaSchema = z.strictObject({
+  name: z.string().optional(),
+  generateName: z.string().optional(),
+  namespace: z.string().optional(),
+  selfLink: z.string().optional(),
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  generation: z.number().int().optional(),
+  creationTimestamp: z.string().nullable().optional(),
+  deletionTimestamp: z.string().nullable().optional(),
+  deletionGracePeriodSeconds: z.number().int().nullable().optional(),
+  labels: labelMap.nullable().optional(),
+  annotations: labelMap.nullable().optional(),
+  ownerReferences: z.array(z.unknown()).nullable().optional(),
+  finalizers: z.array(z.string()).nullable().optional(),
+  managedFields: z.array(z.unknown()).nullable().optional(),
+});
+
+/** The envelope of a top-level object with the given extra fields. */
+export function objectSchema(fields: Record<string, z.ZodType>): z.ZodType {
+  return z.strictObject({ apiVersion: z.string().optional(), kind: z.string().optional(), metadata: objectMetaSchema, ...fields });
+}
+
+/** kube's short human duration ("5s", "3m20s", "4h", "12d"), as in the AGE column. */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < -1) return '<invalid>';
+  if (s < 0) return '0s';
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
+  if (h < 48) return `${h}h`;
+  if (h < 24 * 8) return h % 24 === 0 ? `${Math.floor(h / 24)}d` : `${Math.floor(h / 24)}d${h % 24}h`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24)}d`;
+  const y = Math.floor(h / (24 * 365));
+  return y < 8 ? `${y}y${Math.floor((h % (24 * 365)) / 24)}d` : `${y}y`;
+}
+
+export function ageOf(timestamp: unknown, now: number): string {
+  if (typeof timestamp !== 'string') return '<unknown>';
+  return humanDuration(now - Date.parse(timestamp));
+}
+
+export const nameColumn: Column = {
+  name: 'Name', type: 'string', format: 'name', priority: 0,
+  description: 'Name must be unique within a namespace.',
+  cell: (o) => o.metadata.name ?? '',
+};
+
+export const ageColumn: Column = {
+  name: 'Age', type: 'string', priority: 0,
+  description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
+  cell: (o, now) => ageOf(o.metadata.creationTimestamp, now),
+};
+
+/** Reads a nested field, e.g. `at(obj, 'spec', 'nodeName')`. */
+export function at(obj: unknown, ...path: string[]): unknown {
+  let cur = obj;
+  for (const p of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+export const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
+
+/** The metadata checks every object gets: its name (a DNS-1123 subdomain, or a label for namespaces) and its labels. */
+export function checkObjectMeta(o: KubeObject, nameRule: 'subdomain' | 'label' = 'subdomain'): FieldError[] {
+  const name = o.metadata.name ?? '';
+  const bad = nameRule === 'label' ? checkDns1123Label(name) : checkDns1123Subdomain(name);
+  return [...(bad ? [invalidValue('metadata.name', name, bad)] : []), ...checkLabels(o.metadata.labels, 'metadata.labels')];
+}
+
+/** Selectable fields read from dotted paths, e.g. `selectable(o, ['spec.nodeName'])`. */
+export function selectable(o: KubeObject, paths: readonly string[]): Record<string, string> {
+  return Object.fromEntries(paths.map((p) => [p, str(at(o, ...p.split('.')))]));
+}

@@ -1,0 +1,388 @@
+/**
+ * The API server's HTTPS adapter: authentication, routing, body reading, content negotiation (JSON or Table),
+ * Warning headers, chunked watch streams and Status errors. Everything else happens in transport-free modules.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { createLogger, type Logger } from '../log.js';
+import { isRecord, type KubeObject, type WatchEvent } from '../kube/index.js';
+import { defaultRuntimeClasses } from './admission.js';
+import { asResourceObject, fieldValidationOf, parseBody } from './decode.js';
+import {
+  aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupList, apiResourceList, apiVersions, serverVersion,
+} from './discovery.js';
+import { buildOpenApiV3 } from './openapi.js';
+import { patchTypeOf } from './patch.js';
+import type { Pki } from './pki.js';
+import { parseSelectors, Registry, systemNamespaces, type Scope, type WriteOptions } from './registry.js';
+import { allResources } from './resources/index.js';
+import { namespaces } from './resources/namespaces.js';
+import { nodes } from './resources/nodes.js';
+import { runtimeClasses } from './resources/runtimeclasses.js';
+import { route, type Route } from './router.js';
+import { badRequest, failure, statusFor } from './status.js';
+import { RevisionCompactedError, type EtcdStore } from './store.js';
+import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
+import { markSilentNodes } from './node-lifecycle.js';
+import { startWatch } from './watch.js';
+import { WatchCache } from './watch-cache.js';
+import type { PodStreaming } from './streaming.js';
+
+export interface ApiServerOptions {
+  store: EtcdStore;
+  pki: Pki;
+  token: string;
+  host?: string;
+  port?: number;
+  logger?: Logger;
+  /** Proxies pods/log, exec and attach to node agents. */
+  streaming?: PodStreaming;
+  /** How long a node's Lease may go unrenewed before the node is marked Ready=Unknown. */
+  nodeMonitorGraceMs?: number;
+  /** How often terminating namespaces are emptied, orphaned terminating pods collected and node Leases checked. */
+  namespaceSyncMs?: number;
+}
+
+type ResourceRoute = Extract<Route, { type: 'resource' }>;
+
+const maxBody = 3 * 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBody) reject(failure(413, 'RequestEntityTooLarge', `the request body is larger than ${maxBody} bytes`));
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const warningHeader = (w: string): string => `299 - "${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+function sendJson(res: ServerResponse, code: number, body: unknown, extra: { warnings?: string[]; contentType?: string } = {}): void {
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | string[]> = {
+    'Content-Type': extra.contentType ?? 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+    'Cache-Control': 'no-cache, private',
+  };
+  if (extra.warnings && extra.warnings.length > 0) headers['Warning'] = extra.warnings.map(warningHeader);
+  res.writeHead(code, headers);
+  res.end(text);
+}
+
+export class ApiServer {
+  private server: Server | undefined;
+  private readonly registry: Registry;
+  private readonly log: Logger;
+  private readonly openapi = buildOpenApiV3(allResources);
+  private nsTimer: NodeJS.Timeout | undefined;
+  private readonly sockets = new Set<Duplex>();
+  private readonly watchCache: WatchCache;
+  /** Serialized watch events, shared by every watcher that sends the same event as plain JSON. */
+  private readonly encoded = new WeakMap<KubeObject, Map<string, string>>();
+  port = 0;
+
+  constructor(private readonly opts: ApiServerOptions) {
+    this.watchCache = new WatchCache(opts.store);
+    this.registry = new Registry(opts.store, this.watchCache);
+    this.log = opts.logger ?? createLogger('api');
+  }
+
+  get address(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  /** Creates the system namespaces and default RuntimeClasses, then listens. */
+  async start(): Promise<void> {
+    await this.registry.ensure(namespaces, systemNamespaces.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })));
+    await this.registry.ensure(runtimeClasses, defaultRuntimeClasses());
+    const { pki } = this.opts;
+    this.server = createServer({
+      cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert),
+      requestCert: true, rejectUnauthorized: false,
+    }, (req, res) => void this.handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
+    this.server.on('connection', (s: Duplex) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    this.server.keepAliveTimeout = 30000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
+    });
+    const addr = this.server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : 0;
+    this.nsTimer = setInterval(() => {
+      this.registry.finalizeNamespaces().catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
+      this.registry.collectOrphanPods().catch((err: unknown) => this.log.warn('orphan pod collection failed', { err }));
+      markSilentNodes(this.registry, new Date(), this.opts.nodeMonitorGraceMs).then(
+        (marked) => { for (const node of marked) this.log.warn('node stopped heartbeating; marked Ready=Unknown', { node }); },
+        (err: unknown) => this.log.warn('node lifecycle pass failed', { err }),
+      );
+    }, this.opts.namespaceSyncMs ?? 1000);
+    this.log.info('listening', { address: this.address });
+  }
+
+  async close(): Promise<void> {
+    if (this.nsTimer) clearInterval(this.nsTimer);
+    this.watchCache.stop();
+    const srv = this.server;
+    if (!srv) return;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  private authenticated(req: IncomingMessage): boolean {
+    const auth = req.headers.authorization;
+    if (auth !== undefined) return auth === `Bearer ${this.opts.token}`;
+    const sock = req.socket as TLSSocket;
+    return sock.authorized === true;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    const method = req.method ?? 'GET';
+    try {
+      const r = route(method, url.pathname, url.searchParams);
+      if (r.type !== 'health' && !this.authenticated(req)) throw failure(401, 'Unauthorized', 'Unauthorized');
+      await this.dispatch(r, req, res, url.searchParams);
+    } catch (err) {
+      const status = statusFor(err);
+      if (status.code >= 500) this.log.error('request failed', { method, path: url.pathname, err });
+      if (!res.headersSent) sendJson(res, status.code, status);
+      else res.end();
+    }
+    this.log.debug('request', { method, path: url.pathname, code: res.statusCode, ms: Date.now() - started });
+  }
+
+  private async dispatch(r: Route, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    switch (r.type) {
+      case 'version': return sendJson(res, 200, serverVersion);
+      case 'health': {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('ok');
+        return;
+      }
+      case 'apiVersions':
+      case 'apiGroups': {
+        const aggregated = aggregatedDiscoveryVersion(req.headers.accept);
+        if (aggregated) {
+          return sendJson(res, 200, aggregatedDiscovery(allResources, r.type === 'apiVersions', aggregated), { contentType: aggregatedContentType(aggregated) });
+        }
+        return sendJson(res, 200, r.type === 'apiVersions' ? apiVersions(`127.0.0.1:${this.port}`) : apiGroupList(allResources));
+      }
+      case 'resourceList': {
+        if (!allResources.some((d) => d.group === r.group && d.version === r.version)) throw failure(404, 'NotFound', `the server could not find the requested resource`);
+        return sendJson(res, 200, apiResourceList(allResources, r));
+      }
+      case 'openapiIndex': return sendJson(res, 200, this.openapi.index);
+      case 'openapiDocument': {
+        const doc = this.openapi.documents.get(r.key);
+        if (!doc) throw failure(404, 'NotFound', `no OpenAPI document for ${r.key}`);
+        res.writeHead(200, { 'Content-Type': 'application/json', ETag: `"${doc.hash}"`, 'Cache-Control': 'public, immutable' });
+        res.end(doc.body);
+        return;
+      }
+      case 'resource': return this.resource(r, req, res, query);
+      case 'unknown': throw failure(404, 'NotFound', 'the server could not find the requested resource');
+    }
+  }
+
+  private scopeOf(r: ResourceRoute): Scope {
+    const def = this.registry.resource(r.group, r.version, r.plural);
+    if (def.namespaced && r.namespace === undefined && r.verb !== 'list' && r.verb !== 'watch') {
+      throw failure(404, 'NotFound', `${def.plural} must be addressed under /namespaces/<namespace>/`);
+    }
+    return def.namespaced && r.namespace !== undefined ? { def, namespace: r.namespace } : { def };
+  }
+
+  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | { items: KubeObject[]; metadata: { resourceVersion: string } }): { body: unknown; contentType?: string } {
+    if (!wantsTable(req.headers.accept)) return { body: obj };
+    const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
+    const items = 'items' in obj && Array.isArray(obj.items) ? obj.items : [obj as KubeObject];
+    return { body: toTable(scope.def, items, { include, resourceVersion: obj.metadata.resourceVersion ?? '' }), contentType: tableContentType };
+  }
+
+  private async resource(r: ResourceRoute, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const scope = this.scopeOf(r);
+    const { def } = scope;
+    const name = r.name ?? '';
+    const writeOpts = (): WriteOptions => ({ fieldValidation: fieldValidationOf(query), dryRun: query.get('dryRun') === 'All' });
+    if (def.review && r.verb !== 'create') {
+      throw failure(405, 'MethodNotAllowed', `${def.plural}.${def.group} only supports create: it answers a question and stores nothing`);
+    }
+    if (r.subresource && !def.subresources.some((s) => s.name === r.subresource)) {
+      throw failure(404, 'NotFound', `${def.plural} has no subresource "${r.subresource}"`);
+    }
+    switch (r.verb) {
+      case 'get': {
+        const out = this.render(scope, req, query, await this.registry.get(scope, name));
+        return sendJson(res, 200, out.body, out);
+      }
+      case 'list': {
+        const out = this.render(scope, req, query, await this.registry.list(scope, parseSelectors(def, query)));
+        return sendJson(res, 200, out.body, out);
+      }
+      case 'watch': return this.watch(scope, req, res, query);
+      case 'create': {
+        const body = parseBody(await readBody(req), req.headers['content-type']);
+        if (r.subresource === 'binding') {
+          const target = isRecord(body) && isRecord(body['target']) ? body['target'] : {};
+          await this.registry.bind(scope.namespace ?? '', name, String(target['name'] ?? ''));
+          return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+        }
+        const created = await this.registry.create(scope, asResourceObject(def, body), writeOpts());
+        return sendJson(res, 201, created.object, { warnings: created.warnings });
+      }
+      case 'update': {
+        const body = parseBody(await readBody(req), req.headers['content-type']);
+        const updated = await this.registry.update(scope, name, asResourceObject(def, body), writeOpts(), r.subresource);
+        return sendJson(res, 200, updated.object, { warnings: updated.warnings });
+      }
+      case 'patch': return this.patch(scope, name, r.subresource, req, res, query, writeOpts());
+      case 'delete': {
+        const options = await this.deleteOptions(req, query);
+        const { object } = await this.registry.delete(scope, name, options);
+        return sendJson(res, 200, object);
+      }
+      case 'deletecollection': {
+        const options = await this.deleteOptions(req, query);
+        const list = await this.registry.list(scope, parseSelectors(def, query));
+        const deleted: KubeObject[] = [];
+        for (const obj of list.items) {
+          const s = def.namespaced ? { def, namespace: obj.metadata.namespace ?? '' } : { def };
+          deleted.push((await this.registry.delete(s, obj.metadata.name ?? '', options)).object);
+        }
+        return sendJson(res, 200, { ...list, items: deleted });
+      }
+      case 'connect': {
+        if (!this.opts.streaming) throw failure(503, 'ServiceUnavailable', 'streaming to nodes is not configured on this API server');
+        if (r.subresource !== 'log') throw badRequest(`pods/${r.subresource ?? ''} needs a WebSocket upgrade with subprotocol v5.channel.k8s.io (kubectl 1.30 or newer)`);
+        const pod = await this.registry.get(scope, name);
+        const node = await this.nodeOf(pod);
+        return this.opts.streaming.log(pod, node, query, res);
+      }
+    }
+  }
+
+  private async nodeOf(pod: KubeObject): Promise<KubeObject> {
+    const nodeName = isRecord(pod['spec']) ? pod['spec']['nodeName'] : undefined;
+    if (typeof nodeName !== 'string' || nodeName === '') {
+      throw badRequest(`pod "${pod.metadata.name ?? ''}" is not scheduled to a node yet; wait until it is Running`);
+    }
+    return this.registry.get({ def: nodes }, nodeName);
+  }
+
+  private async deleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<{ gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } }> {
+    const raw = await readBody(req);
+    const body = raw.length > 0 ? parseBody(raw, req.headers['content-type']) : {};
+    const opts = isRecord(body) ? body : {};
+    const q = query.get('gracePeriodSeconds');
+    const grace = q !== null ? Number(q) : typeof opts['gracePeriodSeconds'] === 'number' ? opts['gracePeriodSeconds'] : undefined;
+    if (grace !== undefined && !Number.isInteger(grace)) throw badRequest(`invalid gracePeriodSeconds "${String(q)}": expected an integer`);
+    const pre = isRecord(opts['preconditions']) ? opts['preconditions'] : undefined;
+    return {
+      ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}),
+      ...(pre ? { preconditions: { uid: pre['uid'] as string | undefined, resourceVersion: pre['resourceVersion'] as string | undefined } } : {}),
+    };
+  }
+
+  private async patch(scope: Scope, name: string, subresource: string | undefined, req: IncomingMessage, res: ServerResponse, query: URLSearchParams, opts: WriteOptions): Promise<void> {
+    const type = patchTypeOf(req.headers['content-type']);
+    if (!type) {
+      throw failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+    }
+    const body = parseBody(await readBody(req), type === 'apply' ? 'application/yaml' : 'application/json');
+    const written = await this.registry.patch(scope, name, { type, body, fieldManager: query.get('fieldManager') ?? '' }, opts, subresource);
+    return sendJson(res, written.created ? 201 : 200, written.object, { warnings: written.warnings });
+  }
+
+  private async watch(scope: Scope, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const table = wantsTable(req.headers.accept);
+    const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
+    let headersSent = false;
+    const timeout = query.get('timeoutSeconds');
+    const open = (): void => {
+      res.writeHead(200, { 'Content-Type': table ? tableContentType : 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+      res.flushHeaders();
+    };
+    const write = (ev: WatchEvent): void => {
+      if (!res.headersSent) open();
+      if (table && (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED')) {
+        res.write(JSON.stringify({ type: ev.type, object: toTable(scope.def, [ev.object], { include, withHeaders: !headersSent }) }) + '\n');
+        headersSent = true;
+        return;
+      }
+      res.write(this.encode(ev));
+    };
+    let stop: () => void;
+    try {
+      stop = await startWatch(this.watchCache, this.registry, scope, {
+        resourceVersion: query.get('resourceVersion') ?? '',
+        selectors: parseSelectors(scope.def, query),
+        bookmarks: query.get('allowWatchBookmarks') === 'true',
+        ...(timeout !== null ? { timeoutSeconds: Number(timeout) } : {}),
+      }, {
+        send: write,
+        end: () => res.end(),
+      });
+    } catch (err) {
+      // Like kube-apiserver: a too-old resourceVersion is an ERROR event in an open stream, so clients relist.
+      if (!(err instanceof RevisionCompactedError)) throw err;
+      write({ type: 'ERROR', object: statusFor(err) as unknown as KubeObject });
+      res.end();
+      return;
+    }
+    if (!res.headersSent) open();
+    req.on('close', stop);
+    res.on('close', stop);
+  }
+
+  private encode(ev: WatchEvent): string {
+    let byType = this.encoded.get(ev.object);
+    if (!byType) {
+      byType = new Map();
+      this.encoded.set(ev.object, byType);
+    }
+    let line = byType.get(ev.type);
+    if (line === undefined) {
+      line = JSON.stringify(ev) + '\n';
+      byType.set(ev.type, line);
+    }
+    return line;
+  }
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    const reject = (code: number, message: string): void => {
+      const body = JSON.stringify(failure(code, code === 401 ? 'Unauthorized' : 'BadRequest', message).status);
+      socket.end(`HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    try {
+      if (!this.authenticated(req)) return reject(401, 'Unauthorized');
+      const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
+      if (r.type !== 'resource' || r.verb !== 'connect' || r.plural !== 'pods' || r.subresource === 'log' || !this.opts.streaming) {
+        return reject(400, 'only pods/exec and pods/attach can be upgraded to a stream');
+      }
+      const scope = this.scopeOf(r);
+      const pod = await this.registry.get(scope, r.name ?? '');
+      const node = await this.nodeOf(pod);
+      await this.opts.streaming.upgrade(r.subresource as 'exec' | 'attach', pod, node, req, socket, head);
+    } catch (err) {
+      const status = statusFor(err);
+      reject(status.code, status.message ?? 'upgrade failed');
+    }
+  }
+}
+

@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ValidationError, required, invalidValue, fieldPath, checkDns1123Subdomain, checkDns1123Label, checkLabels } from './validation.js';
+
+test('messages follow kube-apiserver', () => {
+  const one = new ValidationError('Pod', 'x', [required('spec.containers[0].image')]);
+  assert.equal(one.message, 'Pod "x" is invalid: spec.containers[0].image: Required value');
+  const two = new ValidationError('Pod', 'x', [required('a'), invalidValue('b', -1, 'must be positive')]);
+  assert.equal(two.message, 'Pod "x" is invalid: [a: Required value, b: Invalid value: -1: must be positive]');
+});
+
+test('field paths and names', () => {
+  assert.equal(fieldPath(['spec', 'containers', 0, 'image']), 'spec.containers[0].image');
+  assert.equal(checkDns1123Subdomain('web-1.example'), undefined);
+  assert.match(checkDns1123Subdomain('Bad_Name') ?? '', /RFC 1123 subdomain/);
+  assert.match(checkDns1123Label('a.b') ?? '', /RFC 1123 label/);
+  assert.equal(checkLabels({ 'app.kubernetes.io/name': 'web' }, 'metadata.labels').length, 0);
+  assert.equal(checkLabels({ app: 'bad value' }, 'metadata.labels').length, 1);
+});

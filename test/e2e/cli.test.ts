@@ -1,0 +1,70 @@
+/** `sandpod up` and `sandpod down` as a user runs them: progress, the kubeconfig path, and nothing left behind. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isAlive, startEtcd, stopProcess } from '../../src/cluster/index.js';
+import { kubectlVersions, leftovers } from './harness.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: 60000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('sandpod up prints progress and the kubeconfig; kubectl works; sandpod down stops everything', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-cli-'));
+  const dirs = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
+  try {
+    const up = await run(process.execPath, [main, 'up', ...dirs]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /starting etcd…\n.*preparing certificates…\n.*starting the API server…\n.*starting the scheduler…/s);
+    const kubeconfig = /kubeconfig: (\S+)/.exec(up.stdout)?.[1];
+    assert.equal(kubeconfig, join(root, 'state', 'clusters', 'default', 'kubeconfig'));
+    const again = await run(process.execPath, [main, 'up', ...dirs]);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /already running.*run "sandpod down" first/);
+    const ns = await run(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig!, '--cache-dir', join(root, 'kcache'), 'get', 'ns', 'kube-system']);
+    assert.equal(ns.code, 0, ns.stderr);
+    const down = await run(process.execPath, [main, 'down', ...dirs]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /stopped scheduler, apiserver, etcd/);
+    assert.equal(leftovers(root), '');
+    const twice = await run(process.execPath, [main, 'down', ...dirs]);
+    assert.match(twice.stdout, /nothing was running/);
+  } finally {
+    await run(process.execPath, [main, 'down', ...dirs]);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('sandpod up --etcd-endpoints uses an existing etcd and down leaves it running', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-cli-'));
+  const dirs = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
+  const etcd = await startEtcd(join(root, 'external-etcd'), join(root, 'external-etcd.log'));
+  try {
+    const up = await run(process.execPath, [main, 'up', ...dirs, '--etcd-endpoints', etcd.endpoint]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.doesNotMatch(up.stdout, /starting etcd/);
+    assert.match(up.stdout, new RegExp(`etcd ${etcd.endpoint.replace(/[.:/]/g, '\\$&')}`));
+    const kubeconfig = /kubeconfig: (\S+)/.exec(up.stdout)![1]!;
+    const ns = await run(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kcache'), 'get', 'ns', 'default']);
+    assert.equal(ns.code, 0, ns.stderr);
+    const down = await run(process.execPath, [main, 'down', ...dirs]);
+    assert.match(down.stdout, /stopped scheduler, apiserver\n/);
+    assert.ok(isAlive(etcd.process.pid), 'down must not stop an etcd it did not start');
+  } finally {
+    await run(process.execPath, [main, 'down', ...dirs]);
+    await stopProcess(etcd.process.pid);
+    const left = leftovers(root);
+    rmSync(root, { recursive: true, force: true });
+    assert.equal(left, '');
+  }
+});
