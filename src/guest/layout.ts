@@ -19,6 +19,8 @@ export const BUSYBOX = '/bin/busybox';
 export const AGENT_DIR = '/agent';
 export const AGENT_BUNDLE = `${AGENT_DIR}/agent.cjs`;
 export const MOUNT_ROOTFS_SCRIPT = '/sbin/sandpod-mount-rootfs';
+/** Reseeds the kernel RNG from stdin (built from reseed.c); run after a restore from a template. */
+export const RESEED_TOOL = '/sbin/sandpod-reseed';
 /** A ready-made /dev for the sandbox (device nodes, pts and shm mount points, fd links), copied in on setup. */
 export const SANDBOX_DEV_TEMPLATE = '/lib/sandpod/dev';
 /** Where the agent mounts the container rootfs. */

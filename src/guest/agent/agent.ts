@@ -12,9 +12,10 @@ import {
 } from '../../protocol/index.js';
 import { SandpodError, describeError } from '../../errors.js';
 import {
-  BUSYBOX, MOUNT_ROOTFS_SCRIPT, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_UNSHARE, SANDBOX_ROOT,
+  BUSYBOX, MOUNT_ROOTFS_SCRIPT, RESEED_TOOL, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_UNSHARE, SANDBOX_ROOT,
 } from '../layout.js';
 import { findExecutable, isDirectoryInRoot } from './resolve.js';
+import { runTool } from '../image/exec-file.js';
 
 type Send = (m: GuestMessage) => Promise<void>;
 
@@ -37,17 +38,6 @@ export function readyInfo(): ReadyInfo {
     bootMs: Math.round(uptime * 1000),
     bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
   };
-}
-
-function run(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    c.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')}: exit ${code}: ${out.trim()}`))));
-  });
 }
 
 export class GuestAgent {
@@ -102,10 +92,10 @@ export class GuestAgent {
 
   private async setup(msg: Extract<HostRequest, { type: 'setup' }>): Promise<unknown> {
     if (this.rootReady) throw new SandpodError('FailedPrecondition', 'the sandbox rootfs is already mounted');
-    if (msg.entropy) writeFileSync('/dev/urandom', Buffer.from(msg.entropy, 'base64'));
-    if (msg.clockMs) await run(BUSYBOX, ['date', '-s', `@${Math.floor(msg.clockMs / 1000)}`]);
+    if (msg.entropy) await runTool('guest', RESEED_TOOL, [], { input: Buffer.from(msg.entropy, 'base64') });
+    if (msg.clockMs) await runTool('guest', BUSYBOX, ['date', '-s', `@${Math.floor(msg.clockMs / 1000)}`]);
     writeFileSync('/proc/sys/kernel/hostname', msg.hostname);
-    await run(BUSYBOX, ['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, msg.rootfsTag]);
+    await runTool('guest', BUSYBOX, ['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, msg.rootfsTag]);
     this.rootReady = true;
     return {};
   }

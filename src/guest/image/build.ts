@@ -23,6 +23,7 @@ export interface GuestImage {
 
 export interface GuestImageInputs {
   busybox: string;
+  reseedSource: string;
   agentBundle: string;
   nodePtyDir: string;
   node: string;
@@ -33,6 +34,7 @@ export function defaultImageInputs(): GuestImageInputs {
   const here = dirname(fileURLToPath(import.meta.url));
   return {
     busybox: '/bin/busybox',
+    reseedSource: join(here, 'reseed.c'),
     agentBundle: join(here, '../../../../dist/guest-agent/agent.cjs'),
     nodePtyDir: dirname(createRequire(import.meta.url).resolve('node-pty/package.json')),
     node: process.execPath,
@@ -50,6 +52,7 @@ export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImag
   const initKey = hashKey([
     kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(), JSON.stringify([SANDBOX_DEVICES, SANDBOX_DEV_LINKS]),
     await fileIdentity(inputs.busybox),
+    await readFile(inputs.reseedSource),
     await readFile(inputs.agentBundle),
     await readFile(join(inputs.nodePtyDir, 'build/Release/pty.node')),
   ]);

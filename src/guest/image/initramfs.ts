@@ -6,12 +6,14 @@
 import { chmod, copyFile, cp, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { notFound } from '../../errors.js';
-import { AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT, SANDBOX_DEV_TEMPLATE } from '../layout.js';
+import { AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT, RESEED_TOOL, SANDBOX_DEV_TEMPLATE } from '../layout.js';
 import { runTool } from './exec-file.js';
 import { initScript, mountRootfsScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface InitramfsInputs {
   busybox: string;
+  /** C source of the RNG reseed helper, compiled statically with the host's gcc. */
+  reseedSource: string;
   agentBundle: string;
   nodePtyDir: string;
   modules: Map<string, string>;
@@ -32,6 +34,7 @@ export async function buildInitramfs(inputs: InitramfsInputs, out: string, workD
   }
   await writeFile(join(root, 'init'), initScript(), { mode: 0o755 });
   await buildDevTemplate(join(root, SANDBOX_DEV_TEMPLATE));
+  await runTool('guest-image', 'gcc', ['-static', '-Os', '-s', '-o', join(root, RESEED_TOOL), inputs.reseedSource]);
   await writeFile(join(root, MOUNT_ROOTFS_SCRIPT), mountRootfsScript(), { mode: 0o755 });
   await mkdir(join(root, AGENT_DIR), { recursive: true });
   await copyFile(inputs.agentBundle, join(root, AGENT_BUNDLE));
