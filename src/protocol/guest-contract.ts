@@ -7,3 +7,5 @@ export const AGENT_PORT_NAME = 'sandpod.agent.0';
 export const ROOTFS_TAG = 'rootfs';
 /** Printed on the serial console by the guest's init once userspace runs; the accelerator probe looks for it. */
 export const INIT_MARKER = 'sandpod-guest-init';
+/** In the guest image cache: JSON naming the newest built image's kernel, initramfs and runtime image. */
+export const CURRENT_IMAGE_FILE = 'current.json';

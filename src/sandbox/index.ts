@@ -10,3 +10,4 @@ export { AgentClient, exitStatus, type ProcessHandle, type ProcessExit, type Pro
 export { vmSize, DEFAULT_MEMORY_MIB, MIN_MEMORY_MIB, type VmSize } from './sizing.js';
 export { SandboxMonitor, controlSocketPath } from './monitor.js';
 export { SandboxStore, type SandboxRecord } from './store.js';
+export { currentGuestImage } from './current-image.js';

@@ -5,12 +5,11 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { waitUntil } from '../../src/wait.js';
 
 export interface TestContainerd { address: string; base: string; process: ChildProcess; ctr(args: string[], input?: string): Promise<{ stdout: string; stderr: string }>; stop(): Promise<void> }
 
-export async function startContainerd(base: string): Promise<TestContainerd> {
+export async function startContainerd(base: string, env: NodeJS.ProcessEnv = process.env): Promise<TestContainerd> {
   await mkdir(base, { recursive: true });
   const address = join(base, 'containerd.sock');
   const config = join(base, 'config.toml');
@@ -23,7 +22,7 @@ export async function startContainerd(base: string): Promise<TestContainerd> {
     '[ttrpc]', `  address = "${address}.ttrpc"`,
     '',
   ].join('\n'));
-  const proc = spawn('containerd', ['--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('containerd', ['--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let log = '';
   proc.stderr?.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
   const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
@@ -34,7 +33,13 @@ export async function startContainerd(base: string): Promise<TestContainerd> {
   });
   return {
     address, base, process: proc,
-    ctr: (args) => promisify(execFile)('ctr', ['--address', address, '--namespace', 'sandpod-test', ...args], { maxBuffer: 16 << 20 }),
+    ctr: (args, input) => new Promise((resolve, reject) => {
+      const c = execFile('ctr', ['--address', address, '--namespace', 'sandpod-test', ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(Object.assign(err, { stdout, stderr }));
+        else resolve({ stdout, stderr });
+      });
+      c.stdin?.end(input ?? '');
+    }),
     stop: async () => {
       if (proc.exitCode === null) proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);

@@ -2,7 +2,8 @@
  * Assembles the guest image (kernel, initramfs, runtime image) from the cached Debian kernel and this
  * checkout's agent, rebuilding each part only when one of its inputs changed.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { CURRENT_IMAGE_FILE } from '../../protocol/index.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,10 +68,14 @@ export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImag
     await buildRuntimeImage(inputs, join(out, 'runtime.sqfs'), scratch);
   });
 
-  return {
+  const image: GuestImage = {
     kernelRelease: kernel.release,
     vmlinux,
     initramfs: join(initramfs.path, 'initramfs.cpio'),
     runtimeImage: join(runtime.path, 'runtime.sqfs'),
   };
+  // The newest image, for programs that boot guests without building them (the containerd shim).
+  await writeFile(join(cache, `${CURRENT_IMAGE_FILE}.tmp`), JSON.stringify(image));
+  await rename(join(cache, `${CURRENT_IMAGE_FILE}.tmp`), join(cache, CURRENT_IMAGE_FILE));
+  return image;
 }

@@ -1,0 +1,114 @@
+/**
+ * The shim's three lives: `start` (find or spawn the shim daemon for this task's group and print its
+ * address), the daemon itself (serve the Task API until the last task is gone), and `delete` (clean up
+ * after a daemon that died).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Logger } from '../log.js';
+import { resolvePaths, sandboxRunDir } from '../paths.js';
+import { currentGuestImage, SandboxRuntime } from '../sandbox/index.js';
+import { encodeMessage, loadProto, TtrpcServer } from '../ttrpc/index.js';
+import type { AcceleratorChoice } from '../vmm/index.js';
+import { waitUntil } from '../wait.js';
+import { EventPublisher, timestamp } from './events.js';
+import type { ShimFlags } from './flags.js';
+import { readBundleSpec } from './oci.js';
+import { registerTaskService } from './ttrpc-adapter.js';
+import { sandboxIdFor, TaskService } from './task-service.js';
+
+/** Where containerd's own shims put their sockets; the name hashes containerd's address, namespace and group. */
+export const SHIM_SOCKET_DIR = '/run/containerd/s';
+
+export function shimSocketPath(address: string, namespace: string, group: string): string {
+  return join(SHIM_SOCKET_DIR, createHash('sha256').update(`${address}/${namespace}/${group}`).digest('hex'));
+}
+
+const accepts = (path: string): Promise<boolean> => new Promise((resolve) => {
+  const s = connect(path);
+  s.once('connect', () => { s.destroy(); resolve(true); });
+  s.once('error', () => resolve(false));
+});
+
+/** `start`: prints the ttrpc address of the shim serving this task, spawning it if needed. */
+export async function shimStart(flags: ShimFlags, entry: string): Promise<string> {
+  const bundle = process.cwd();
+  const spec = await readBundleSpec(bundle, `task/${flags.id}`);
+  const group = spec.annotations?.['io.kubernetes.cri.sandbox-id'] ?? flags.id;
+  const socket = shimSocketPath(flags.address, flags.namespace, group);
+  const address = `unix://${socket}`;
+  if (!(await accepts(socket))) {
+    await rm(socket, { force: true });
+    const child = spawn(process.execPath, [entry, '-namespace', flags.namespace, '-address', flags.address,
+      '-publish-binary', flags.publishBinary, '-id', flags.id, '-socket', socket], { cwd: bundle, detached: true, stdio: 'ignore' });
+    let exited: number | null = null;
+    child.once('exit', (code) => { exited = code ?? 1; });
+    child.unref();
+    await waitUntil(async () => ((await accepts(socket)) ? true : undefined), {
+      timeoutMs: 10_000,
+      abort: () => (exited !== null ? new Error(`the shim daemon exited with code ${exited}`) : undefined),
+      onTimeout: () => new Error(`the shim daemon did not listen on ${socket} within 10 s`),
+    });
+  }
+  await writeFile(join(bundle, 'address'), address);
+  return address;
+}
+
+function shimRuntime(log: Logger): SandboxRuntime {
+  const paths = resolvePaths();
+  const accel = process.env['SANDPOD_ACCEL'];
+  return new SandboxRuntime({
+    paths, log, guestImage: () => currentGuestImage(paths),
+    ...(accel === 'kvm' || accel === 'tcg' || accel === 'auto' ? { accel: accel as AcceleratorChoice } : {}),
+  });
+}
+
+/** The daemon: serves the Task API on `socket` until containerd shuts it down with no task left. */
+export async function shimServe(flags: ShimFlags & { socket: string }, log: Logger): Promise<void> {
+  const events = new EventPublisher(process.env['TTRPC_ADDRESS'], flags.namespace, log);
+  const tasks = new TaskService(shimRuntime(log), events, log);
+  const server = new TtrpcServer(log);
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => { done = resolve; });
+  const exit = async (): Promise<void> => {
+    await tasks.shutdownAll();
+    await server.close();
+    await rm(flags.socket, { force: true });
+    events.close();
+    log.info('shim exiting');
+    done();
+  };
+  registerTaskService(server, tasks, {
+    shimPid: process.pid,
+    onShutdown: (now) => { if (now || tasks.taskCount === 0) setTimeout(() => void exit(), 20); },
+  });
+  await server.listen(flags.socket);
+  process.on('SIGTERM', () => void exit());
+  log.info('shim serving', { id: flags.id, socket: flags.socket });
+  await finished;
+}
+
+const deleteResponse = loadProto('./task.proto', import.meta.url).lookupType('containerd.task.v2.DeleteResponse');
+
+/** `delete`: what a dead daemon left for this task (its VM, the mounted rootfs, its run files); prints DeleteResponse. */
+export async function shimDelete(flags: ShimFlags): Promise<Uint8Array> {
+  const bundle = flags.bundle ?? process.cwd();
+  const sid = sandboxIdFor(flags.id);
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.startsWith('qemu-system') && cmd.includes(`\0-name\0sandpod-${sid}\0`)) {
+      try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+  const rootfs = join(bundle, 'rootfs');
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  if (mounts.split('\n').some((l) => l.split(' ')[4] === rootfs)) await promisify(execFile)('umount', ['-l', rootfs]).catch(() => undefined);
+  await rm(sandboxRunDir(resolvePaths(), sid), { recursive: true, force: true });
+  return encodeMessage(deleteResponse, { pid: 0, exit_status: 137, exited_at: timestamp(Date.now()) });
+}

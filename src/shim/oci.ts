@@ -1,0 +1,45 @@
+/** The parts of an OCI runtime spec (bundle config.json, exec process Any) the shim uses, validated. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { invalid } from '../errors.js';
+
+export const ociProcessSchema = z.object({
+  terminal: z.boolean().optional(),
+  args: z.array(z.string()).min(1),
+  env: z.array(z.string()).optional(),
+  cwd: z.string().optional(),
+  consoleSize: z.object({ height: z.number(), width: z.number() }).optional(),
+}).passthrough();
+export type OciProcess = z.infer<typeof ociProcessSchema>;
+
+const specSchema = z.object({
+  process: ociProcessSchema,
+  hostname: z.string().optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  linux: z.object({
+    resources: z.object({
+      cpu: z.object({ quota: z.number().optional(), period: z.number().optional() }).passthrough().optional(),
+      memory: z.object({ limit: z.number().optional() }).passthrough().optional(),
+    }).passthrough().optional(),
+  }).passthrough().optional(),
+}).passthrough();
+export type OciSpec = z.infer<typeof specSchema>;
+
+export async function readBundleSpec(bundle: string, object: string): Promise<OciSpec> {
+  let text: string;
+  try {
+    text = await readFile(join(bundle, 'config.json'), 'utf8');
+  } catch (err) {
+    throw invalid(object, `cannot read ${bundle}/config.json`, err);
+  }
+  const parsed = specSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw invalid(object, `the bundle's config.json is not a usable OCI spec: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+export function parseOciProcess(json: Buffer, object: string): OciProcess {
+  const parsed = ociProcessSchema.safeParse(JSON.parse(json.toString('utf8')));
+  if (!parsed.success) throw invalid(object, `exec process spec is invalid: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
