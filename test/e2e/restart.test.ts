@@ -18,9 +18,10 @@ after(async () => {
   await cluster?.stop();
 });
 
+/** Gated, so the scheduler never writes to these pods: the test alone decides when they change. */
 const pod = (name: string): unknown => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'restart' } },
-  spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] },
+  spec: { schedulingGates: [{ name: 'sandpod.io/test-hold' }], containers: [{ name: 'c', image: 'busybox:1.36' }] },
 });
 
 /** Stops the API server process and starts a new one on the same port, recording its PID for cleanup. */
