@@ -3,12 +3,11 @@
  * image config, a manifest and an index naming the image, so `ctr images import` (or a registry push) takes it.
  */
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { internal } from '../errors.js';
+import { runTool } from '../run-tool.js';
 
 export interface ImageConfig {
   /** Full reference, e.g. `sandpod.local/busybox:latest`. */
@@ -23,21 +22,9 @@ export interface Descriptor { mediaType: string; digest: string; size: number; a
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-function tool(file: string, args: string[], cwd?: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(file, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    c.stdout.on('data', (d: Buffer) => out.push(d));
-    c.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    c.on('error', (e) => reject(internal('image', `cannot run ${file}: ${e.message}`, e)));
-    c.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(internal('image', `${file} failed (exit ${code}): ${err.trim()}`))));
-  });
-}
-
 /** A reproducible tar of a directory: sorted, owned by root, fixed times. */
 export const tarDirectory = (dir: string): Promise<Buffer> =>
-  tool('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=posix',
+  runTool('image', 'tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=posix',
     '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime', '-C', dir, '-cf', '-', '.']);
 
 /** Ref name of the index entry: the tag (or digest-less name) after the last colon of the last path part. */

@@ -15,7 +15,7 @@ import {
   BUSYBOX, MOUNT_ROOTFS_SCRIPT, RESEED_TOOL, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_UNSHARE, SANDBOX_ROOT,
 } from '../layout.js';
 import { findExecutable, isDirectoryInRoot } from './resolve.js';
-import { runTool } from '../image/exec-file.js';
+import { runTool } from '../../run-tool.js';
 
 type Send = (m: GuestMessage) => Promise<void>;
 

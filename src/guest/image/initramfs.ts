@@ -7,7 +7,7 @@ import { chmod, copyFile, cp, mkdir, readdir, symlink, writeFile } from 'node:fs
 import { dirname, join } from 'node:path';
 import { notFound } from '../../errors.js';
 import { AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT, RESEED_TOOL, SANDBOX_DEV_TEMPLATE } from '../layout.js';
-import { runTool } from './exec-file.js';
+import { runTool } from '../../run-tool.js';
 import { initScript, mountRootfsScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface InitramfsInputs {

@@ -6,7 +6,7 @@
 import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notFound, internal } from '../../errors.js';
-import { runTool } from './exec-file.js';
+import { runTool } from '../../run-tool.js';
 import { cachedDir } from './cache.js';
 
 export interface KernelFiles {

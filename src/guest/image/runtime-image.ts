@@ -4,7 +4,7 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { runTool } from './exec-file.js';
+import { runTool } from '../../run-tool.js';
 import { RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE, RUNTIME_UNSHARE } from '../layout.js';
 
 export interface RuntimeInputs { node: string; unshare: string }

@@ -1,6 +1,6 @@
-/** Runs a host tool to completion, failing with its stderr. The image builder's only door to the OS. */
+/** Runs a program to completion, failing with its stderr: for the image builders and the guest agent's helpers. */
 import { spawn } from 'node:child_process';
-import { internal } from '../../errors.js';
+import { internal } from './errors.js';
 
 export interface RunOptions { cwd?: string; input?: Buffer; stdoutFile?: number }
 
