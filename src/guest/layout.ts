@@ -13,20 +13,24 @@ export const RUNTIME_MOUNT = '/rt';
 export const RUNTIME_LD_SO = `${RUNTIME_MOUNT}/lib64/ld-linux-x86-64.so.2`;
 export const RUNTIME_LIB_PATH = `${RUNTIME_MOUNT}/lib/x86_64-linux-gnu`;
 export const RUNTIME_NODE = `${RUNTIME_MOUNT}/bin/node`;
-/** util-linux unshare: its --root/--wd run a process chrooted into the sandbox rootfs with its own cwd. */
-export const RUNTIME_UNSHARE = `${RUNTIME_MOUNT}/bin/unshare`;
 export const BUSYBOX = '/bin/busybox';
 export const AGENT_DIR = '/agent';
 export const AGENT_BUNDLE = `${AGENT_DIR}/agent.cjs`;
 export const MOUNT_ROOTFS_SCRIPT = '/sbin/sandpod-mount-rootfs';
+/** Gives a container root its /proc, /sys and /dev (sandpod-prepare-root ROOT). */
+export const PREPARE_ROOT_SCRIPT = '/sbin/sandpod-prepare-root';
+/** Starts a container process: namespaces, chroot, cgroup, user, capabilities (built from spawn.c). */
+export const SPAWN_TOOL = '/sbin/sandpod-spawn';
+/** cgroup v2, with the cpu, memory and pids controllers enabled for the containers' groups below it. */
+export const CGROUP_ROOT = '/sys/fs/cgroup';
 /** Reseeds the kernel RNG from stdin (built from reseed.c); run after a restore from a template. */
 export const RESEED_TOOL = '/sbin/sandpod-reseed';
 /** A ready-made /dev for the sandbox (device nodes, pts and shm mount points, fd links), copied in on setup. */
 export const SANDBOX_DEV_TEMPLATE = '/lib/sandpod/dev';
-/** Where the agent mounts the container rootfs. */
+/** Where the agent mounts the 9p share: the container rootfs, or (for a pod) the directory holding each container's root. */
 export const SANDBOX_ROOT = '/run/sandbox/rootfs';
 /** Modules loaded by init, in dependency order (names without .ko). */
 export const GUEST_MODULES = [
   'virtio_ring', 'virtio', 'virtio_mmio', 'virtio_console', 'virtio_blk', 'squashfs',
-  'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p',
+  'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'failover', 'net_failover', 'virtio_net',
 ] as const;

@@ -24,8 +24,42 @@ export const processSpecSchema = z.object({
   cols: windowSize.cols.optional(),
   /** Whether the host will send stdin; without it the process gets /dev/null. */
   stdin: z.boolean(),
+  /** The container (see create-container) it runs in; without one, the sandbox rootfs with no namespaces of its own. */
+  container: z.string().min(1).max(128).optional(),
+  /** The container's first process: new mount and PID namespaces (PID 1 there); later ones join them. */
+  init: z.boolean().optional(),
+  user: z.object({
+    uid: z.number().int().nonnegative(),
+    gid: z.number().int().nonnegative(),
+    groups: z.array(z.number().int().nonnegative()).max(64).optional(),
+  }).strict().optional(),
+  /** Capabilities the process keeps (e.g. CAP_NET_ADMIN); all the guest has when absent. */
+  capabilities: z.array(z.string().regex(/^CAP_[A-Z_]+$/)).optional(),
+  noNewPrivileges: z.boolean().optional(),
 }).strict();
 export type ProcessSpec = z.infer<typeof processSpecSchema>;
+
+const ipv4 = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/);
+/** The pod's network as CNI configured it on the host side, applied to the guest's interface. */
+export const guestNetworkSchema = z.object({
+  mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
+  mtu: z.number().int().min(68).max(65535),
+  addresses: z.array(z.object({ address: ipv4, prefix: z.number().int().min(0).max(32) }).strict()),
+  routes: z.array(z.object({ destination: z.union([z.literal('default'), z.string().regex(/^[\d.]+\/\d+$/)]), gateway: ipv4.optional() }).strict()),
+}).strict();
+export type GuestNetwork = z.infer<typeof guestNetworkSchema>;
+
+/** A container inside the sandbox: its root below the shared directory and its cgroup limits. */
+export const containerSpecSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/),
+  /** Path of its root filesystem relative to the shared directory. */
+  root: z.string().min(1).regex(/^[^/]/).refine((r) => !r.split('/').includes('..'), 'must stay inside the shared directory'),
+  memoryBytes: z.number().int().positive().optional(),
+  cpuQuotaUs: z.number().int().positive().optional(),
+  cpuPeriodUs: z.number().int().positive().optional(),
+  pidsMax: z.number().int().positive().optional(),
+}).strict();
+export type ContainerSpec = z.infer<typeof containerSpecSchema>;
 
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), id: reqId, nonce: z.string() }).strict(),
@@ -37,7 +71,12 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     clockMs: z.number().int().positive().optional(),
     /** Random bytes to mix into the guest's pool: clones of one template start with the same RNG state. */
     entropy: base64.optional(),
+    /** The share holds containers' roots (create-container) rather than being the one rootfs itself. */
+    shared: z.boolean().optional(),
+    network: guestNetworkSchema.optional(),
   }).strict(),
+  z.object({ type: z.literal('create-container'), id: reqId, container: containerSpecSchema }).strict(),
+  z.object({ type: z.literal('remove-container'), id: reqId, container: z.string().min(1).max(128) }).strict(),
   z.object({ type: z.literal('exec'), id: reqId, proc: procId, spec: processSpecSchema }).strict(),
   z.object({ type: z.literal('stdin'), proc: procId, data: base64 }).strict(),
   z.object({ type: z.literal('close-stdin'), proc: procId }).strict(),

@@ -12,6 +12,7 @@ import { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG } from '../protocol/index.js';
 import { sandboxVmConfig, TemplateStore, type GuestImage, type VmLayout } from './templates.js';
 import { chooseAccelerator, createVmm, type AcceleratorChoice, type AcceleratorVerdict, type Vmm } from '../vmm/index.js';
 import { Sandbox } from './sandbox.js';
+import { readPodNetwork, unwireTap, VM_TAP, wireTap, type PodNetwork } from '../net/index.js';
 
 export interface SandboxSpec {
   /** Defaults to a random 12-hex-digit id. */
@@ -22,8 +23,12 @@ export interface SandboxSpec {
   hostname?: string;
   /** Seconds to wait for the guest agent; defaults by accelerator. */
   bootTimeoutS?: number;
-  /** Start by restoring a saved template VM (made on first use) instead of booting. */
+  /** Start by restoring a saved template VM (made on first use) instead of booting. Not with `netns`. */
   fromTemplate?: boolean;
+  /** `rootfs` holds the roots of the containers made with createContainer rather than being one rootfs. */
+  shared?: boolean;
+  /** A pod network namespace that CNI set up: the VM runs in it, wired to its eth0, and takes the pod's IP. */
+  netns?: string;
 }
 
 
@@ -80,6 +85,7 @@ export class SandboxRuntime {
     const id = spec.id ?? randomBytes(6).toString('hex');
     const object = `sandbox/${id}`;
     if (!ID_RE.test(id)) throw invalid(object, 'a sandbox id is 1-63 lowercase letters, digits, ".", "_" or "-"');
+    if (spec.netns && spec.fromTemplate) throw invalid(object, 'a sandbox in a pod network namespace cannot start from a template (its network device differs)');
     await checkRootfs(spec.rootfs, object);
     const [img, verdict] = [await this.guestImage(), await this.accelerator()];
     const runDir = sandboxRunDir(this.o.paths, id);
@@ -96,16 +102,26 @@ export class SandboxRuntime {
     let sandbox: Sandbox | undefined;
     try {
       const template = spec.fromTemplate ? await this.templates.ensure(layout, bootTimeoutMs) : undefined;
+      const network: PodNetwork | undefined = spec.netns ? await readPodNetwork(spec.netns) : undefined;
       const started = Date.now();
-      const config = sandboxVmConfig(`sandpod-${id}`, runDir, layout, spec.rootfs);
-      const vm = await this.vmm.start(template ? { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true } : config);
+      let config = sandboxVmConfig(`sandpod-${id}`, runDir, layout, spec.rootfs);
+      if (template) config = { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true };
+      if (spec.netns && network) config = { ...config, netns: spec.netns, nics: [{ id: 'net0', ifname: VM_TAP, mac: network.mac }] };
+      const vm = await this.vmm.start(config);
       sandbox = new Sandbox(id, vm, runDir, log);
+      if (spec.netns) {
+        const netns = spec.netns;
+        sandbox.onDestroy(() => unwireTap(netns));
+        await wireTap(netns);
+      }
       const interrupt = (): void => { log.warn('create interrupted'); void vm.kill(); };
       if (signal?.aborted) interrupt();
       signal?.addEventListener('abort', interrupt, { once: true });
       if (template) await vm.restoreState(template.state);
       await sandbox.connectAgent(started, bootTimeoutMs);
-      await sandbox.setup(spec.hostname ?? id, ROOTFS_TAG, Boolean(template));
+      await sandbox.setup(spec.hostname ?? id, ROOTFS_TAG, Boolean(template), {
+        ...(spec.shared ? { shared: true } : {}), ...(network ? { network } : {}),
+      });
       signal?.removeEventListener('abort', interrupt);
       return sandbox;
     } catch (err) {

@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import type { ReadyInfo, ProcessSpec } from '../protocol/index.js';
+import type { ContainerSpec, GuestNetwork, ReadyInfo, ProcessSpec } from '../protocol/index.js';
 import { failedPrecondition, SandpodError, timeout, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { waitUntil } from '../wait.js';
@@ -42,6 +42,7 @@ export class Sandbox {
   private readyMs: number | undefined;
   private vmExit: VmExit | undefined;
   private destroying: Promise<void> | undefined;
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
   constructor(
     readonly id: string,
@@ -103,13 +104,31 @@ export class Sandbox {
     }
   }
 
-  /** Mounts the rootfs in the guest; a restored VM also gets the time and fresh entropy. */
-  async setup(hostname: string, rootfsTag: string, restored: boolean): Promise<void> {
+  /**
+   * Mounts the rootfs (or the share of container roots) in the guest and applies the pod network; a
+   * restored VM also gets the time and fresh entropy.
+   */
+  async setup(hostname: string, rootfsTag: string, restored: boolean, extra: { shared?: boolean; network?: GuestNetwork } = {}): Promise<void> {
     await this.agent.request({
-      type: 'setup', hostname, rootfsTag,
+      type: 'setup', hostname, rootfsTag, ...extra,
       ...(restored ? { clockMs: Date.now(), entropy: randomBytes(64).toString('base64') } : {}),
     });
     this.transition('running');
+  }
+
+  /** Runs after the VM has stopped, when the sandbox is destroyed (network wiring, host mounts). */
+  onDestroy(cleanup: () => Promise<void>): void { this.cleanups.push(cleanup); }
+
+  /** A container in a sandbox set up as shared: its root (below the share), its cgroup limits. */
+  async createContainer(spec: ContainerSpec): Promise<void> {
+    if (this.stateValue !== 'running') throw failedPrecondition(this.object, `cannot create container ${spec.id} in a sandbox that is ${this.stateValue}`);
+    await this.agent.request({ type: 'create-container', container: spec });
+  }
+
+  /** Kills what still runs in the container and releases its root and cgroup in the guest. */
+  async removeContainer(id: string): Promise<void> {
+    if (this.stateValue !== 'running') return;
+    await this.agent.request({ type: 'remove-container', container: id });
   }
 
   async exec(spec: ProcessSpec, io: ProcessIo): Promise<ProcessHandle> {
@@ -137,6 +156,7 @@ export class Sandbox {
     }
     await this.vm.stop(2000);
     this.agentClient?.close();
+    for (const cleanup of this.cleanups.splice(0)) await cleanup().catch((err: unknown) => this.log.warn('cleanup failed', { err }));
     await rm(this.runDir, { recursive: true, force: true });
     if (this.stateValue !== 'stopped') this.transition('stopped');
     this.log.info('sandbox destroyed');

@@ -8,10 +8,8 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
-import { resolvePaths, sandboxRunDir } from '../paths.js';
+import { resolvePaths, sandboxRunDir, type SandpodPaths } from '../paths.js';
 import { currentGuestImage, SandboxRuntime } from '../sandbox/index.js';
 import { encodeMessage, loadProto, TtrpcServer } from '../ttrpc/index.js';
 import type { AcceleratorChoice } from '../vmm/index.js';
@@ -20,7 +18,8 @@ import { EventPublisher, timestamp } from './events.js';
 import type { ShimFlags } from './flags.js';
 import { readBundleSpec } from './oci.js';
 import { registerTaskService } from './ttrpc-adapter.js';
-import { sandboxIdFor, TaskService } from './task-service.js';
+import { TaskService } from './task-service.js';
+import { groupOf, kindOf, removeShare, sandboxIdFor, shareDir, unmountContainerRoot } from './pods.js';
 
 /** Where containerd's own shims put their sockets; the name hashes containerd's address, namespace and group. */
 export const SHIM_SOCKET_DIR = '/run/containerd/s';
@@ -39,7 +38,7 @@ const accepts = (path: string): Promise<boolean> => new Promise((resolve) => {
 export async function shimStart(flags: ShimFlags, entry: string): Promise<string> {
   const bundle = process.cwd();
   const spec = await readBundleSpec(bundle, `task/${flags.id}`);
-  const group = spec.annotations?.['io.kubernetes.cri.sandbox-id'] ?? flags.id;
+  const group = groupOf(spec, flags.id);
   const socket = shimSocketPath(flags.address, flags.namespace, group);
   const address = `unix://${socket}`;
   if (!(await accepts(socket))) {
@@ -59,8 +58,7 @@ export async function shimStart(flags: ShimFlags, entry: string): Promise<string
   return address;
 }
 
-function shimRuntime(log: Logger): SandboxRuntime {
-  const paths = resolvePaths();
+function shimRuntime(paths: SandpodPaths, log: Logger): SandboxRuntime {
   const accel = process.env['SANDPOD_ACCEL'];
   return new SandboxRuntime({
     paths, log, guestImage: () => currentGuestImage(paths),
@@ -71,7 +69,8 @@ function shimRuntime(log: Logger): SandboxRuntime {
 /** The daemon: serves the Task API on `socket` until containerd shuts it down with no task left. */
 export async function shimServe(flags: ShimFlags & { socket: string }, log: Logger): Promise<void> {
   const events = new EventPublisher(process.env['TTRPC_ADDRESS'], flags.namespace, log);
-  const tasks = new TaskService(shimRuntime(log), events, log);
+  const paths = resolvePaths();
+  const tasks = new TaskService(shimRuntime(paths, log), paths, events, log);
   const server = new TtrpcServer(log);
   let done!: () => void;
   const finished = new Promise<void>((resolve) => { done = resolve; });
@@ -95,20 +94,28 @@ export async function shimServe(flags: ShimFlags & { socket: string }, log: Logg
 
 const deleteResponse = loadProto('./task.proto', import.meta.url).lookupType('containerd.task.v2.DeleteResponse');
 
-/** `delete`: what a dead daemon left for this task (its VM, the mounted rootfs, its run files); prints DeleteResponse. */
+/**
+ * `delete`: what a dead daemon left for this task: its mounts, and, for a pod sandbox or a task with a VM
+ * of its own, the VM and its run files. Prints DeleteResponse.
+ */
 export async function shimDelete(flags: ShimFlags): Promise<Uint8Array> {
   const bundle = flags.bundle ?? process.cwd();
-  const sid = sandboxIdFor(flags.id);
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.startsWith('qemu-system') && cmd.includes(`\0-name\0sandpod-${sid}\0`)) {
-      try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+  const paths = resolvePaths();
+  const spec = await readBundleSpec(bundle, `task/${flags.id}`).catch(() => undefined);
+  const group = spec ? groupOf(spec, flags.id) : flags.id;
+  const share = shareDir(paths, group);
+  if (!spec || kindOf(spec) === 'container') await unmountContainerRoot(bundle, share, flags.id);
+  if (group === flags.id) {
+    const sid = sandboxIdFor(group);
+    for (const p of await readdir('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.startsWith('qemu-system') && cmd.includes(`\0-name\0sandpod-${sid}\0`)) {
+        try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+      }
     }
+    await rm(sandboxRunDir(paths, sid), { recursive: true, force: true });
   }
-  const rootfs = join(bundle, 'rootfs');
-  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  if (mounts.split('\n').some((l) => l.split(' ')[4] === rootfs)) await promisify(execFile)('umount', ['-l', rootfs]).catch(() => undefined);
-  await rm(sandboxRunDir(resolvePaths(), sid), { recursive: true, force: true });
+  await removeShare(share).catch(() => undefined);
   return encodeMessage(deleteResponse, { pid: 0, exit_status: 137, exited_at: timestamp(Date.now()) });
 }

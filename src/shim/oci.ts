@@ -10,6 +10,9 @@ export const ociProcessSchema = z.object({
   env: z.array(z.string()).optional(),
   cwd: z.string().optional(),
   consoleSize: z.object({ height: z.number(), width: z.number() }).optional(),
+  user: z.object({ uid: z.number().int().nonnegative(), gid: z.number().int().nonnegative(), additionalGids: z.array(z.number().int().nonnegative()).optional() }).passthrough().optional(),
+  capabilities: z.object({ bounding: z.array(z.string()).optional(), effective: z.array(z.string()).optional() }).passthrough().optional(),
+  noNewPrivileges: z.boolean().optional(),
 }).passthrough();
 export type OciProcess = z.infer<typeof ociProcessSchema>;
 
@@ -21,7 +24,9 @@ const specSchema = z.object({
     resources: z.object({
       cpu: z.object({ quota: z.number().optional(), period: z.number().optional() }).passthrough().optional(),
       memory: z.object({ limit: z.number().optional() }).passthrough().optional(),
+      pids: z.object({ limit: z.number().optional() }).passthrough().optional(),
     }).passthrough().optional(),
+    namespaces: z.array(z.object({ type: z.string(), path: z.string().optional() }).passthrough()).optional(),
   }).passthrough().optional(),
 }).passthrough();
 export type OciSpec = z.infer<typeof specSchema>;

@@ -1,19 +1,20 @@
 /**
- * containerd's Task service over the sandbox runtime. Each task (container) runs in its own VM for now:
- * Create mounts the rootfs and boots the VM, Start runs the OCI process in it, execs run beside it, Delete
- * tears the VM down. Events go out in containerd's required order. Decoding and encoding happen in
- * ttrpc-adapter.ts; this file deals in plain objects.
+ * containerd's Task service over the sandbox runtime. Tasks are grouped into pod VMs (pods.ts): a CRI
+ * sandbox task is the VM itself, its containers run inside it in namespaces and cgroups of their own, and a
+ * task outside CRI gets a VM of its own. Events go out in containerd's required order. Decoding and encoding
+ * happen in ttrpc-adapter.ts; this file deals in plain objects.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { constants } from 'node:os';
 import { failedPrecondition, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ProcessSpec } from '../protocol/index.js';
-import { vmSize, type ProcessHandle, type Sandbox, type SandboxRuntime } from '../sandbox/index.js';
+import type { SandpodPaths } from '../paths.js';
+import type { ContainerSpec, ProcessSpec } from '../protocol/index.js';
+import type { ProcessHandle, SandboxRuntime } from '../sandbox/index.js';
 import { timestamp, type EventPublisher } from './events.js';
-import { parseOciProcess, readBundleSpec, type OciProcess } from './oci.js';
+import { parseOciProcess, readBundleSpec, type OciProcess, type OciSpec } from './oci.js';
+import {
+  groupOf, kindOf, mountContainerRoot, removeShare, startPodVm, unmountContainerRoot, type PodVm, type TaskKind,
+} from './pods.js';
 import { TaskStdio, type StdioPaths } from './stdio.js';
 
 export const enum TaskStatus { Unknown = 0, Created = 1, Running = 2, Stopped = 3 }
@@ -35,19 +36,15 @@ interface Proc {
 interface Task {
   id: string;
   bundle: string;
-  sandbox: Sandbox;
-  rootfsMounted: boolean;
+  kind: TaskKind;
+  pod: PodVm;
   init: Proc;
   execs: Map<string, Proc>;
 }
 
-const run = promisify(execFile);
-const signalName = (n: number): string =>
-  Object.entries(constants.signals as Record<string, number>).find(([, v]) => v === n)?.[0] ?? `SIG${n}`;
-const signalNumber = (name: string | null): number => (name ? (constants.signals as Record<string, number>)[name] ?? 0 : 0);
-
-/** A VM name for a container id: sandbox ids are at most 63 lowercase characters. */
-export const sandboxIdFor = (id: string): string => id.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 63);
+const signals = constants.signals as Record<string, number>;
+const signalName = (n: number): string => Object.entries(signals).find(([, v]) => v === n)?.[0] ?? `SIG${n}`;
+const signalNumber = (name: string | null): number => (name ? signals[name] ?? 0 : 0);
 
 function newProc(execId: string, spec: ProcessSpec, paths: StdioPaths): Proc {
   let settle!: (e: ExitInfo) => void;
@@ -55,17 +52,33 @@ function newProc(execId: string, spec: ProcessSpec, paths: StdioPaths): Proc {
   return { execId, spec, stdio: new TaskStdio(paths), status: TaskStatus.Created, exited, settle };
 }
 
-function processSpec(p: OciProcess, terminal: boolean): ProcessSpec {
+/** The guest process for an OCI process: its command, environment, user and capabilities, in container `id`. */
+function processSpec(p: OciProcess, terminal: boolean, container: string, init: boolean): ProcessSpec {
+  const caps = p.capabilities?.bounding ?? p.capabilities?.effective;
   return {
-    args: p.args, env: p.env ?? [], cwd: p.cwd ?? '/', terminal, stdin: false,
+    args: p.args, env: p.env ?? [], cwd: p.cwd ?? '/', terminal, stdin: false, container, init,
     ...(p.consoleSize ? { rows: p.consoleSize.height, cols: p.consoleSize.width } : {}),
+    ...(p.user ? { user: { uid: p.user.uid, gid: p.user.gid, ...(p.user.additionalGids ? { groups: p.user.additionalGids } : {}) } } : {}),
+    ...(caps ? { capabilities: caps } : {}),
+    ...(p.noNewPrivileges ? { noNewPrivileges: true } : {}),
+  };
+}
+
+function containerSpec(id: string, spec: OciSpec): ContainerSpec {
+  const r = spec.linux?.resources;
+  const pos = (n: number | undefined): number | undefined => (n !== undefined && n > 0 ? Math.floor(n) : undefined);
+  const [memoryBytes, cpuQuotaUs, cpuPeriodUs, pidsMax] = [pos(r?.memory?.limit), pos(r?.cpu?.quota), pos(r?.cpu?.period), pos(r?.pids?.limit)];
+  return {
+    id, root: id,
+    ...(memoryBytes ? { memoryBytes } : {}), ...(cpuQuotaUs ? { cpuQuotaUs } : {}), ...(cpuPeriodUs ? { cpuPeriodUs } : {}), ...(pidsMax ? { pidsMax } : {}),
   };
 }
 
 export class TaskService {
   private readonly tasks = new Map<string, Task>();
+  private readonly pods = new Map<string, PodVm>();
 
-  constructor(private readonly runtime: SandboxRuntime, private readonly events: EventPublisher, private readonly log: Logger) {}
+  constructor(private readonly runtime: SandboxRuntime, private readonly paths: SandpodPaths, private readonly events: EventPublisher, private readonly log: Logger) {}
 
   get taskCount(): number { return this.tasks.size; }
 
@@ -83,49 +96,74 @@ export class TaskService {
     return p;
   }
 
+  private vmPid(t: Task): number { return t.pod.sandbox.vm.pid; }
+
   async create(req: { id: string; bundle: string; rootfs: Mount[]; terminal: boolean; stdin: string; stdout: string; stderr: string }): Promise<{ pid: number }> {
-    if (this.tasks.has(req.id)) throw new SandpodError('AlreadyExists', `task ${req.id} already exists`, { object: `task/${req.id}` });
     const object = `task/${req.id}`;
+    if (this.tasks.has(req.id)) throw new SandpodError('AlreadyExists', `task ${req.id} already exists`, { object });
     const spec = await readBundleSpec(req.bundle, object);
-    const rootfs = join(req.bundle, 'rootfs');
-    let mounted = false;
-    for (const m of req.rootfs) {
-      await run('mount', ['-t', m.type, ...(m.options.length ? ['-o', m.options.join(',')] : []), m.source, rootfs]);
-      mounted = true;
+    const kind = kindOf(spec);
+    const group = groupOf(spec, req.id);
+    let pod = this.pods.get(group);
+    if (kind === 'container' && !pod && group !== req.id) {
+      throw failedPrecondition(object, `its pod sandbox ${group} is not running in this shim; create the pod sandbox first`);
     }
+    if (kind === 'sandbox' && pod) throw new SandpodError('AlreadyExists', `pod sandbox ${group} already has a VM`, { object });
+    pod ??= await this.startPod(group, spec, kind, object);
     try {
-      const res = spec.linux?.resources;
-      const quota = res?.cpu?.quota;
-      const period = res?.cpu?.period;
-      const cpu = quota && quota > 0 && period ? String(quota / period) : undefined;
-      const memory = res?.memory?.limit && res.memory.limit > 0 ? String(res.memory.limit) : undefined;
-      const size = vmSize(cpu, memory, object);
-      const sandbox = await this.runtime.create({ id: sandboxIdFor(req.id), rootfs, ...size, hostname: spec.hostname ?? sandboxIdFor(req.id).slice(0, 63) });
-      const init = newProc('', processSpec(spec.process, req.terminal), { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal });
-      const task: Task = { id: req.id, bundle: req.bundle, sandbox, rootfsMounted: mounted, init, execs: new Map() };
-      this.tasks.set(req.id, task);
-      void sandbox.vm.exited.then(() => this.onVmExit(task));
-      await this.events.publish('TaskCreate', {
-        container_id: req.id, bundle: req.bundle, rootfs: req.rootfs,
-        io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }, pid: sandbox.vm.pid,
-      });
-      return { pid: sandbox.vm.pid };
+      if (kind === 'container') {
+        await mountContainerRoot(req.bundle, req.rootfs, pod.share, req.id);
+        try {
+          await pod.sandbox.createContainer(containerSpec(req.id, spec));
+        } catch (err) {
+          await unmountContainerRoot(req.bundle, pod.share, req.id, this.log);
+          throw err;
+        }
+      }
     } catch (err) {
-      if (mounted) await run('umount', [rootfs]).catch(() => undefined);
+      if (pod.tasks.size === 0) await this.stopPod(pod);
       throw err;
     }
+    const init = newProc('', processSpec(spec.process, req.terminal, req.id, true), { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal });
+    const task: Task = { id: req.id, bundle: req.bundle, kind, pod, init, execs: new Map() };
+    this.tasks.set(req.id, task);
+    pod.tasks.add(req.id);
+    await this.events.publish('TaskCreate', {
+      container_id: req.id, bundle: req.bundle, rootfs: req.rootfs,
+      io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }, pid: this.vmPid(task),
+    });
+    return { pid: this.vmPid(task) };
+  }
+
+  private async startPod(group: string, spec: OciSpec, kind: TaskKind, object: string): Promise<PodVm> {
+    const pod = await startPodVm(this.runtime, this.paths, group, spec, kind, object);
+    this.pods.set(group, pod);
+    void pod.sandbox.vm.exited.then(() => this.onVmExit(pod));
+    this.log.info('pod vm started', { pod: group, vmPid: pod.sandbox.vm.pid, cpus: pod.sandbox.vm.config.cpus, memoryMiB: pod.sandbox.vm.config.memoryMiB });
+    return pod;
+  }
+
+  private async stopPod(pod: PodVm): Promise<void> {
+    await pod.sandbox.destroy();
+    await removeShare(pod.share).catch((err: unknown) => this.log.warn('share not removed', { pod: pod.id, err }));
+    this.pods.delete(pod.id);
   }
 
   async start(id: string, execId: string): Promise<{ pid: number }> {
     const t = this.task(id);
     const p = this.proc(id, execId);
     if (p.status !== TaskStatus.Created) throw failedPrecondition(`task/${id}`, `process ${execId || id} is already started`);
-    const handle = await t.sandbox.exec({ ...p.spec, stdin: p.stdio.hasStdin }, p.stdio.io());
-    p.handle = handle;
-    p.status = TaskStatus.Running;
-    p.stdio.attachStdin(handle);
-    const pid = t.sandbox.vm.pid;
-    void handle.exited.then((e) => this.onExit(t, p, e.code ?? (e.signal ? 128 + signalNumber(e.signal) : 255)));
+    const pid = this.vmPid(t);
+    if (t.kind === 'sandbox' && !execId) {
+      // The pod sandbox's process is the VM: running since Create, ended by Kill or by the VM's death.
+      p.status = TaskStatus.Running;
+    } else {
+      const handle = await t.pod.sandbox.exec({ ...p.spec, stdin: p.stdio.hasStdin }, p.stdio.io());
+      p.handle = handle;
+      p.status = TaskStatus.Running;
+      p.stdio.attachStdin(handle);
+      void handle.exited.then((e) => this.onExit(t, p, e.code ?? (e.signal ? 128 + signalNumber(e.signal) : 255)));
+    }
     if (execId) await this.events.publish('TaskExecStarted', { container_id: id, exec_id: execId, pid });
     else await this.events.publish('TaskStart', { container_id: id, pid });
     return { pid };
@@ -135,7 +173,7 @@ export class TaskService {
   private async onExit(t: Task, p: Proc, status: number): Promise<void> {
     if (p.exit) return;
     p.status = TaskStatus.Stopped;
-    p.exit = { pid: t.sandbox.vm.pid, exit_status: status, exited_at_ms: Date.now() };
+    p.exit = { pid: this.vmPid(t), exit_status: status, exited_at_ms: Date.now() };
     await p.stdio.close();
     void this.events.publish('TaskExit', {
       container_id: t.id, id: p.execId || t.id, pid: p.exit.pid, exit_status: status, exited_at: timestamp(p.exit.exited_at_ms),
@@ -144,14 +182,19 @@ export class TaskService {
   }
 
   /** A VM that dies takes its processes with it: they exit 128+SIGKILL unless they already had. */
-  private onVmExit(t: Task): void {
-    for (const p of [t.init, ...t.execs.values()]) if (p.status !== TaskStatus.Stopped) void this.onExit(t, p, 137);
+  private onVmExit(pod: PodVm): void {
+    for (const id of pod.tasks) {
+      const t = this.tasks.get(id);
+      if (!t) continue;
+      for (const p of [t.init, ...t.execs.values()]) if (p.status !== TaskStatus.Stopped) void this.onExit(t, p, 137);
+    }
   }
 
   async exec(id: string, execId: string, terminal: boolean, stdio: StdioPaths, processJson: Buffer): Promise<void> {
     const t = this.task(id);
     if (t.execs.has(execId)) throw new SandpodError('AlreadyExists', `exec ${execId} already exists in task ${id}`, { object: `task/${id}` });
-    const spec = processSpec(parseOciProcess(processJson, `task/${id}`), terminal);
+    if (t.kind === 'sandbox') throw failedPrecondition(`task/${id}`, 'a pod sandbox has no container to exec in; exec in one of its containers');
+    const spec = processSpec(parseOciProcess(processJson, `task/${id}`), terminal, id, false);
     t.execs.set(execId, newProc(execId, spec, { ...stdio, terminal }));
     await this.events.publish('TaskExecAdded', { container_id: id, exec_id: execId });
   }
@@ -160,7 +203,7 @@ export class TaskService {
     const t = this.task(id);
     const p = this.proc(id, execId);
     return {
-      id, exec_id: execId, bundle: t.bundle, pid: t.sandbox.vm.pid, status: p.status,
+      id, exec_id: execId, bundle: t.bundle, pid: this.vmPid(t), status: p.status,
       stdin: p.stdio.paths.stdin, stdout: p.stdio.paths.stdout, stderr: p.stdio.paths.stderr, terminal: p.stdio.paths.terminal,
       exit_status: p.exit?.exit_status ?? 0, ...(p.exit ? { exited_at: timestamp(p.exit.exited_at_ms) } : {}),
     };
@@ -169,9 +212,16 @@ export class TaskService {
   async wait(id: string, execId: string): Promise<ExitInfo> { return this.proc(id, execId).exited; }
 
   async kill(id: string, execId: string, signal: number): Promise<void> {
+    const t = this.task(id);
     const p = this.proc(id, execId);
-    if (!p.handle || p.status !== TaskStatus.Running) throw notFound(`task/${id}`, `process ${execId || id} is not running`);
-    await p.handle.signal(signalName(signal));
+    if (p.status !== TaskStatus.Running) throw notFound(`task/${id}`, `process ${execId || id} is not running`);
+    if (t.kind === 'sandbox' && !execId) {
+      // Stopping the pod sandbox stops its VM; a container still in it is reported killed with it.
+      await this.onExit(t, p, signal === signals['SIGKILL'] ? 137 : 0);
+      await t.pod.sandbox.destroy();
+      return;
+    }
+    await p.handle?.signal(signalName(signal));
   }
 
   resize(id: string, execId: string, width: number, height: number): void {
@@ -186,27 +236,39 @@ export class TaskService {
     const t = this.task(id);
     const p = this.proc(id, execId);
     if (p.status === TaskStatus.Running) throw failedPrecondition(`task/${id}`, `process ${execId || id} is still running; kill it first`);
-    const exit = p.exit ?? { pid: t.sandbox.vm.pid, exit_status: 0, exited_at_ms: Date.now() };
+    const exit = p.exit ?? { pid: this.vmPid(t), exit_status: 0, exited_at_ms: Date.now() };
     if (execId) {
       t.execs.delete(execId);
       return exit;
     }
-    await t.sandbox.destroy();
-    if (t.rootfsMounted) await run('umount', [join(t.bundle, 'rootfs')]).catch((err: unknown) => this.log.warn('unmount failed', { task: id, err }));
-    this.tasks.delete(id);
+    await this.release(t);
     await this.events.publish('TaskDelete', { container_id: id, pid: exit.pid, exit_status: exit.exit_status, exited_at: timestamp(exit.exited_at_ms), id });
     return exit;
   }
 
-  pids(id: string): number[] { return [this.task(id).sandbox.vm.pid]; }
-  taskPid(id: string): number { return this.task(id).sandbox.vm.pid; }
+  /** Frees what a task holds: a container's place in the guest and its mounts; the VM with the pod's last task. */
+  private async release(t: Task): Promise<void> {
+    if (t.kind === 'container') {
+      await t.pod.sandbox.removeContainer(t.id).catch((err: unknown) => this.log.warn('container not removed in the guest', { task: t.id, err }));
+      await unmountContainerRoot(t.bundle, t.pod.share, t.id, this.log);
+    }
+    this.tasks.delete(t.id);
+    t.pod.tasks.delete(t.id);
+    if (t.kind === 'sandbox' || (t.pod.implicit && t.pod.tasks.size === 0)) {
+      for (const other of [...t.pod.tasks]) {
+        const o = this.tasks.get(other);
+        if (o) await this.release(o);
+      }
+      await this.stopPod(t.pod);
+    }
+  }
+
+  pids(id: string): number[] { return [this.vmPid(this.task(id))]; }
+  taskPid(id: string): number { return this.vmPid(this.task(id)); }
 
   /** Tears down every task (the shim is going away). */
   async shutdownAll(): Promise<void> {
-    for (const t of [...this.tasks.values()]) {
-      await t.sandbox.destroy().catch(() => undefined);
-      if (t.rootfsMounted) await run('umount', [join(t.bundle, 'rootfs')]).catch(() => undefined);
-      this.tasks.delete(t.id);
-    }
+    for (const t of [...this.tasks.values()]) if (this.tasks.has(t.id)) await this.release(t).catch(() => undefined);
+    for (const pod of [...this.pods.values()]) await this.stopPod(pod).catch(() => undefined);
   }
 }

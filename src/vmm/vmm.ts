@@ -7,6 +7,8 @@ export type AcceleratorChoice = Accelerator | 'auto';
 
 export interface VmDisk { id: string; path: string; readOnly: boolean }
 export interface VmShare { id: string; tag: string; path: string }
+/** A network interface on a tap named `ifname` in the VM's network namespace; the guest sees `mac`. */
+export interface VmNic { id: string; ifname: string; mac: string }
 
 export interface VmConfig {
   /** Names the VM in logs and the process list. */
@@ -26,6 +28,9 @@ export interface VmConfig {
   agentPortName: string;
   disks: VmDisk[];
   shares: VmShare[];
+  nics?: VmNic[];
+  /** A network namespace (path) to run the VMM in, so its taps live there (a CNI pod's namespace). */
+  netns?: string;
   /**
    * Guest RAM backed by a file. `shared` writes go to the file (a template being made); private mappings
    * copy a page on first write, so clones of one template share every page they have not touched.

@@ -52,10 +52,14 @@ test('ctr runs tasks through the Sandpod shim in VMs, beside runc', async (t) =>
   assert.equal(piped.stderr.trim(), 'err');
   await assert.rejects(containerd.ctr(['run', '--rm', ...SHIM, IMAGE, 'vm3', 'sh', '-c', 'exit 7']), (e: { code?: number }) => e.code === 7);
 
-  await containerd.ctr(['run', '-d', ...SHIM, IMAGE, 'vm4', 'sleep', '1000']);
+  // The task's first process is PID 1 of its own namespace (as with runc): it needs a handler to stop on TERM.
+  await containerd.ctr(['run', '-d', '--memory-limit', String(200 << 20), ...SHIM, IMAGE, 'vm4', 'sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']);
   assert.match((await containerd.ctr(['task', 'ls'])).stdout, /^vm4\s+\d+\s+RUNNING$/m);
-  const exec = await containerd.ctr(['task', 'exec', '--exec-id', 'e1', 'vm4', 'sh', '-c', 'echo in-exec']);
-  assert.equal(exec.stdout.trim(), 'in-exec');
+  const exec = await containerd.ctr(['task', 'exec', '--exec-id', 'e1', 'vm4', 'sh', '-c', 'echo in-exec; ps -o pid,args; cat /proc/self/cgroup']);
+  assert.match(exec.stdout, /^in-exec$/m);
+  assert.match(exec.stdout, /^\s*1 sh -c trap/m, 'an exec sees the processes of the task, its first process as PID 1');
+  assert.doesNotMatch(exec.stdout, /node|sandpod|agent/, 'and none of the guest agent processes');
+  assert.match(exec.stdout, /^0::\/ctr-vm4$/m, 'it runs in the cgroup of the container');
   await assert.rejects(containerd.ctr(['task', 'exec', '--exec-id', 'e2', 'vm4', 'sh', '-c', 'exit 4']), (e: { code?: number }) => e.code === 4);
   await containerd.ctr(['task', 'kill', '-s', 'TERM', 'vm4']);
   for (let i = 0; i < 100 && !/^vm4\s+\d+\s+STOPPED$/m.test((await containerd.ctr(['task', 'ls'])).stdout); i++) await new Promise((r) => setTimeout(r, 100));

@@ -11,11 +11,12 @@ import {
   type GuestMessage, type HostMessage, type HostRequest, type ProcessSpec, type ReadyInfo,
 } from '../../protocol/index.js';
 import { SandpodError, describeError } from '../../errors.js';
-import {
-  BUSYBOX, MOUNT_ROOTFS_SCRIPT, RESEED_TOOL, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_UNSHARE, SANDBOX_ROOT,
-} from '../layout.js';
+import { BUSYBOX, MOUNT_ROOTFS_SCRIPT, PREPARE_ROOT_SCRIPT, RESEED_TOOL, SANDBOX_ROOT, SPAWN_TOOL } from '../layout.js';
 import { findExecutable, isDirectoryInRoot } from './resolve.js';
 import { runTool } from '../../run-tool.js';
+import { capabilityMask } from './capabilities.js';
+import { Containers, type Container } from './containers.js';
+import { configureNetwork } from './network.js';
 
 type Send = (m: GuestMessage) => Promise<void>;
 
@@ -42,6 +43,7 @@ export function readyInfo(): ReadyInfo {
 
 export class GuestAgent {
   private rootReady = false;
+  private readonly containers = new Containers();
   private readonly procs = new Map<string, RunningProcess>();
   private pty: PtyModule | undefined;
 
@@ -85,6 +87,12 @@ export class GuestAgent {
       case 'hello': return { nonce: msg.nonce, info: readyInfo() };
       case 'setup': return this.setup(msg);
       case 'exec': return this.exec(msg.proc, msg.spec);
+      case 'create-container': {
+        if (!this.rootReady) throw new SandpodError('FailedPrecondition', 'create-container before setup: the share is not mounted');
+        await this.containers.create(msg.container);
+        return {};
+      }
+      case 'remove-container': await this.containers.remove(msg.container); return {};
       case 'signal': return this.signal(msg.proc, msg.signal);
       case 'shutdown': return {};
     }
@@ -96,31 +104,43 @@ export class GuestAgent {
     if (msg.clockMs) await runTool('guest', BUSYBOX, ['date', '-s', `@${Math.floor(msg.clockMs / 1000)}`]);
     writeFileSync('/proc/sys/kernel/hostname', msg.hostname);
     await runTool('guest', BUSYBOX, ['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, msg.rootfsTag]);
+    if (!msg.shared) await runTool('guest', BUSYBOX, ['sh', PREPARE_ROOT_SCRIPT, SANDBOX_ROOT]);
+    const device = msg.network ? await configureNetwork(msg.network) : undefined;
     this.rootReady = true;
-    return {};
+    return device ? { device } : {};
   }
 
   private async exec(id: string, spec: ProcessSpec): Promise<unknown> {
     if (!this.rootReady) throw new SandpodError('FailedPrecondition', 'exec before setup: the sandbox rootfs is not mounted');
     if (this.procs.has(id)) throw new SandpodError('AlreadyExists', `process ${id} already exists`);
     const env = envObject(spec.env);
+    const container = spec.container ? this.containers.get(spec.container) : undefined;
+    const root = container?.root ?? SANDBOX_ROOT;
+    const where = container ? `container ${container.id}` : 'the sandbox rootfs';
     const cmd = spec.args[0] as string;
-    const exe = await findExecutable(SANDBOX_ROOT, cmd, env['PATH'] ?? DEFAULT_PATH, spec.cwd);
-    if (!exe) throw new SandpodError('NotFound', `executable "${cmd}" not found in the sandbox rootfs (PATH=${env['PATH'] ?? DEFAULT_PATH})`);
-    if (!(await isDirectoryInRoot(SANDBOX_ROOT, spec.cwd))) throw new SandpodError('NotFound', `working directory "${spec.cwd}" does not exist in the sandbox rootfs`);
-    const argv = ['--library-path', RUNTIME_LIB_PATH, RUNTIME_UNSHARE, `--root=${SANDBOX_ROOT}`, `--wd=${spec.cwd}`, '--', ...spec.args];
+    const exe = await findExecutable(root, cmd, env['PATH'] ?? DEFAULT_PATH, spec.cwd);
+    if (!exe) throw new SandpodError('NotFound', `executable "${cmd}" not found in ${where} (PATH=${env['PATH'] ?? DEFAULT_PATH})`);
+    if (!(await isDirectoryInRoot(root, spec.cwd))) throw new SandpodError('NotFound', `working directory "${spec.cwd}" does not exist in ${where}`);
+    const argv = [...namespaceArgs(container, spec), '--root', root, '--cwd', spec.cwd, ...credentialArgs(spec), '--', ...spec.args];
     const proc = spec.terminal ? await this.startPty(id, argv, env, spec) : this.startPiped(id, argv, env, spec);
     this.procs.set(id, proc);
+    if (container && spec.init) container.initPid = proc.pid;
     return { pid: proc.pid };
   }
 
+  /** A process ended: a container's first process takes the container's namespaces with it. */
+  private ended(id: string, pid: number): void {
+    this.procs.delete(id);
+    for (const c of this.containers.all()) if (c.initPid === pid) delete c.initPid;
+  }
+
   private startPiped(id: string, argv: string[], env: Record<string, string>, spec: ProcessSpec): RunningProcess {
-    const child: ChildProcess = spawn(RUNTIME_LD_SO, argv, { env, stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(SPAWN_TOOL, argv, { env, stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (d: Buffer) => void this.send({ type: 'output', proc: id, stream: 'stdout', data: d.toString('base64') }));
     child.stderr?.on('data', (d: Buffer) => void this.send({ type: 'output', proc: id, stream: 'stderr', data: d.toString('base64') }));
     child.stdin?.on('error', () => undefined);
     child.on('close', (code, signal) => {
-      this.procs.delete(id);
+      this.ended(id, child.pid ?? -1);
       void this.send({ type: 'exit', proc: id, code, signal });
     });
     return {
@@ -133,14 +153,14 @@ export class GuestAgent {
 
   private async startPty(id: string, argv: string[], env: Record<string, string>, spec: ProcessSpec): Promise<RunningProcess> {
     this.pty ??= await import('node-pty');
-    const term: IPty = this.pty.spawn(RUNTIME_LD_SO, argv, {
+    const term: IPty = this.pty.spawn(SPAWN_TOOL, argv, {
       name: env['TERM'] ?? 'xterm', cols: spec.cols ?? 80, rows: spec.rows ?? 24, cwd: '/', env, encoding: null,
     });
     term.onData((d: string | Buffer) => void this.send({ type: 'output', proc: id, stream: 'stdout', data: Buffer.from(d).toString('base64') }));
     term.onExit(({ exitCode, signal }) => {
       // node-pty can report the exit before the last output has been read: let pending reads land first.
       setTimeout(() => {
-        this.procs.delete(id);
+        this.ended(id, term.pid);
         void this.send({ type: 'exit', proc: id, code: signal ? null : exitCode, signal: signal ? signalName(signal) : null });
       }, 50);
     });
@@ -156,7 +176,8 @@ export class GuestAgent {
     const p = this.procs.get(id);
     if (!p) throw new SandpodError('NotFound', `process ${id} is not running`);
     try {
-      process.kill(p.pid, signal as NodeJS.Signals);
+      // The process itself is sandpod-spawn's child; spawn only forwards signals, and SIGKILL cannot be forwarded.
+      process.kill(spawnedChild(p.pid) ?? p.pid, signal as NodeJS.Signals);
     } catch (err) {
       throw new SandpodError('Invalid', `cannot send ${signal} to process ${id}: ${describeError(err)}`);
     }
@@ -167,6 +188,35 @@ export class GuestAgent {
     // Give the reply a moment to reach the host, then power off (microvm: ACPI S5, QEMU exits).
     setTimeout(() => { spawn(BUSYBOX, ['poweroff', '-f'], { stdio: 'ignore' }); }, 100);
   }
+}
+
+function spawnedChild(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function namespaceArgs(container: Container | undefined, spec: ProcessSpec): string[] {
+  if (!container) return [];
+  const cgroup = ['--cgroup', container.cgroup];
+  if (spec.init) {
+    if (container.initPid !== undefined) throw new SandpodError('AlreadyExists', `container ${container.id} already runs its first process`);
+    return ['--new', ...cgroup];
+  }
+  if (container.initPid === undefined) throw new SandpodError('FailedPrecondition', `container ${container.id} is not running: start it before exec`);
+  return ['--join', String(container.initPid), ...cgroup];
+}
+
+function credentialArgs(spec: ProcessSpec): string[] {
+  const u = spec.user;
+  return [
+    ...(u ? ['--uid', String(u.uid), '--gid', String(u.gid), ...(u.groups?.length ? ['--groups', u.groups.join(',')] : [])] : []),
+    ...(spec.capabilities ? ['--caps', capabilityMask(spec.capabilities)] : []),
+    ...(spec.noNewPrivileges ? ['--no-new-privs'] : []),
+  ];
 }
 
 function envObject(env: string[]): Record<string, string> {

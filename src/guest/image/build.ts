@@ -13,7 +13,7 @@ import { cachedDir, fileIdentity, hashKey } from './cache.js';
 import { buildInitramfs } from './initramfs.js';
 import { ensureVmlinux, findKernel, indexModules } from './kernel.js';
 import { buildRuntimeImage } from './runtime-image.js';
-import { initScript, mountRootfsScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
+import { initScript, mountRootfsScript, prepareRootScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface GuestImage {
   kernelRelease: string;
@@ -25,10 +25,10 @@ export interface GuestImage {
 export interface GuestImageInputs {
   busybox: string;
   reseedSource: string;
+  spawnSource: string;
   agentBundle: string;
   nodePtyDir: string;
   node: string;
-  unshare: string;
 }
 
 export function defaultImageInputs(): GuestImageInputs {
@@ -36,10 +36,10 @@ export function defaultImageInputs(): GuestImageInputs {
   return {
     busybox: '/bin/busybox',
     reseedSource: join(here, 'reseed.c'),
+    spawnSource: join(here, 'spawn.c'),
     agentBundle: join(here, '../../../../dist/guest-agent/agent.cjs'),
     nodePtyDir: dirname(createRequire(import.meta.url).resolve('node-pty/package.json')),
     node: process.execPath,
-    unshare: '/usr/bin/unshare',
   };
 }
 
@@ -51,9 +51,10 @@ export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImag
   const vmlinux = await ensureVmlinux(cache, kernel);
 
   const initKey = hashKey([
-    kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(), JSON.stringify([SANDBOX_DEVICES, SANDBOX_DEV_LINKS]),
+    kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(), prepareRootScript(), JSON.stringify([SANDBOX_DEVICES, SANDBOX_DEV_LINKS]),
     await fileIdentity(inputs.busybox),
     await readFile(inputs.reseedSource),
+    await readFile(inputs.spawnSource),
     await readFile(inputs.agentBundle),
     await readFile(join(inputs.nodePtyDir, 'build/Release/pty.node')),
   ]);
@@ -62,9 +63,9 @@ export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImag
     await buildInitramfs({ ...inputs, modules: await indexModules(kernel.modulesDir) }, join(out, 'initramfs.cpio'), scratch);
   });
 
-  const rtKey = hashKey([await fileIdentity(inputs.node), await fileIdentity(inputs.unshare)]);
+  const rtKey = hashKey([await fileIdentity(inputs.node)]);
   const runtime = await cachedDir(cache, 'runtime', rtKey, async (out, scratch) => {
-    progress('building the guest runtime image (Node, unshare)');
+    progress('building the guest runtime image (Node)');
     await buildRuntimeImage(inputs, join(out, 'runtime.sqfs'), scratch);
   });
 

@@ -6,14 +6,18 @@
 import { chmod, copyFile, cp, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { notFound } from '../../errors.js';
-import { AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT, RESEED_TOOL, SANDBOX_DEV_TEMPLATE } from '../layout.js';
+import {
+  AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT, PREPARE_ROOT_SCRIPT, RESEED_TOOL, SANDBOX_DEV_TEMPLATE, SPAWN_TOOL,
+} from '../layout.js';
 import { runTool } from '../../run-tool.js';
-import { initScript, mountRootfsScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
+import { initScript, mountRootfsScript, prepareRootScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface InitramfsInputs {
   busybox: string;
   /** C source of the RNG reseed helper, compiled statically with the host's gcc. */
   reseedSource: string;
+  /** C source of the container process launcher, compiled the same way. */
+  spawnSource: string;
   agentBundle: string;
   nodePtyDir: string;
   modules: Map<string, string>;
@@ -34,8 +38,11 @@ export async function buildInitramfs(inputs: InitramfsInputs, out: string, workD
   }
   await writeFile(join(root, 'init'), initScript(), { mode: 0o755 });
   await buildDevTemplate(join(root, SANDBOX_DEV_TEMPLATE));
-  await runTool('guest-image', 'gcc', ['-static', '-Os', '-s', '-o', join(root, RESEED_TOOL), inputs.reseedSource]);
+  for (const [tool, source] of [[RESEED_TOOL, inputs.reseedSource], [SPAWN_TOOL, inputs.spawnSource]] as const) {
+    await runTool('guest-image', 'gcc', ['-static', '-Os', '-s', '-o', join(root, tool), source]);
+  }
   await writeFile(join(root, MOUNT_ROOTFS_SCRIPT), mountRootfsScript(), { mode: 0o755 });
+  await writeFile(join(root, PREPARE_ROOT_SCRIPT), prepareRootScript(), { mode: 0o755 });
   await mkdir(join(root, AGENT_DIR), { recursive: true });
   await copyFile(inputs.agentBundle, join(root, AGENT_BUNDLE));
   const pty = join(root, AGENT_DIR, 'node_modules/node-pty');

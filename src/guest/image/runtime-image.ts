@@ -1,13 +1,13 @@
 /**
- * The runtime image: a read-only squashfs with Node, util-linux unshare and their shared libraries, attached
+ * The runtime image: a read-only squashfs with Node and its shared libraries, attached
  * to the guest as a virtio-blk disk. Uncompressed, so the guest reads pages straight from the page cache.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runTool } from '../../run-tool.js';
-import { RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE, RUNTIME_UNSHARE } from '../layout.js';
+import { RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE } from '../layout.js';
 
-export interface RuntimeInputs { node: string; unshare: string }
+export interface RuntimeInputs { node: string }
 
 /** Shared libraries a dynamically linked binary needs, from ldd. */
 export async function sharedLibraries(binary: string): Promise<{ libs: string[]; loader: string | undefined }> {
@@ -30,9 +30,8 @@ export async function buildRuntimeImage(inputs: RuntimeInputs, out: string, work
   await mkdir(join(root, 'bin'), { recursive: true });
   await mkdir(join(root, 'lib64'), { recursive: true });
   await copyFile(inputs.node, inRoot(root, RUNTIME_NODE));
-  await copyFile(inputs.unshare, inRoot(root, RUNTIME_UNSHARE));
   const seen = new Set<string>();
-  for (const bin of [inputs.node, inputs.unshare]) {
+  for (const bin of [inputs.node]) {
     const { libs, loader } = await sharedLibraries(bin);
     for (const lib of libs) {
       if (seen.has(lib)) continue;

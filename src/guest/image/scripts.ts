@@ -3,7 +3,7 @@
  * rootfs mounter the agent calls on `setup`. Mounting needs syscalls Node does not offer, hence shell.
  */
 import {
-  AGENT_BUNDLE, BUSYBOX, GUEST_MODULES, INIT_MARKER, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE,
+  AGENT_BUNDLE, BUSYBOX, CGROUP_ROOT, GUEST_MODULES, INIT_MARKER, RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE,
   SANDBOX_DEV_TEMPLATE,
 } from '../layout.js';
 
@@ -29,6 +29,8 @@ mkdir -p /dev/pts /dev/shm ${RUNTIME_MOUNT} /run /tmp
 mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 shm /dev/shm
 mount -t tmpfs -o mode=755 run /run
+mount -t cgroup2 -o nsdelegate cgroup2 ${CGROUP_ROOT}
+echo "+cpu +memory +pids" > ${CGROUP_ROOT}/cgroup.subtree_control || echo "sandpod-init: cannot enable cgroup controllers"
 if ! mount -t squashfs -o ro /dev/vda ${RUNTIME_MOUNT}; then
   echo "sandpod-init: cannot mount the runtime image from /dev/vda"; poweroff -f
 fi
@@ -39,15 +41,21 @@ exec ${RUNTIME_LD_SO} --library-path ${RUNTIME_LIB_PATH} ${RUNTIME_NODE} --max-s
 `;
 }
 
-/**
- * Usage: sandpod-mount-rootfs ROOT TAG. Mounts the 9p share TAG at ROOT and gives it what a container
- * expects. Every line is a process under emulation, so the /dev skeleton comes ready-made from the initramfs.
- */
+/** Usage: sandpod-mount-rootfs ROOT TAG. Mounts the 9p share TAG at ROOT. */
 export function mountRootfsScript(): string {
   return `set -e
-root=$1; tag=$2
-mkdir -p "$root"
-mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap,msize=262144 "$tag" "$root"
+mkdir -p "$1"
+mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap,msize=262144 "$2" "$1"
+`;
+}
+
+/**
+ * Usage: sandpod-prepare-root ROOT. Gives a container root what a container expects. Every line is a
+ * process under emulation, so the /dev skeleton comes ready-made from the initramfs.
+ */
+export function prepareRootScript(): string {
+  return `set -e
+root=$1
 mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
 chmod 1777 "$root/tmp" 2>/dev/null || true
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"

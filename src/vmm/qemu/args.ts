@@ -7,6 +7,7 @@ import { agentPortArgs } from './devices/agent-port.js';
 import { serialConsoleArgs, serialConsoleCmdline } from './devices/serial-console.js';
 import { virtio9pArgs } from './devices/virtio-9p.js';
 import { virtioBlkArgs } from './devices/virtio-blk.js';
+import { virtioNetArgs } from './devices/virtio-net.js';
 
 /**
  * pit and pic stay on: Debian's standard kernel calibrates its TSC against the PIT under TCG and hangs without it.
@@ -59,5 +60,6 @@ export function qemuArgs(c: VmConfig, host: HostFacts): string[] {
     ...agentPortArgs(c.agentSocket, c.agentPortName),
     ...c.disks.flatMap(virtioBlkArgs),
     ...c.shares.flatMap(virtio9pArgs),
+    ...(c.nics ?? []).flatMap(virtioNetArgs),
   ];
 }

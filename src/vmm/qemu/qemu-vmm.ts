@@ -121,7 +121,9 @@ export class QemuVmm implements Vmm {
   async start(config: VmConfig): Promise<VmInstance> {
     const args = qemuArgs(config, this.host);
     this.log.debug('starting qemu', { vm: config.name, args });
-    const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // nsenter execs QEMU in the namespace (no fork), so the pid is QEMU's own.
+    const [file, argv] = config.netns ? ['nsenter', [`--net=${config.netns}`, '--', this.binary, ...args]] : [this.binary, args];
+    const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });

@@ -1,0 +1,81 @@
+/**
+ * The containers of a pod inside its VM: each has a root below the 9p share (made ready with /proc, /sys
+ * and /dev), a cgroup with its limits, and, once its first process runs, namespaces later processes join.
+ */
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { SandpodError } from '../../errors.js';
+import type { ContainerSpec } from '../../protocol/index.js';
+import { runTool } from '../../run-tool.js';
+import { BUSYBOX, CGROUP_ROOT, PREPARE_ROOT_SCRIPT, SANDBOX_ROOT } from '../layout.js';
+
+export interface Container {
+  id: string;
+  root: string;
+  cgroup: string;
+  /** The sandpod-spawn holding the container's namespaces, while its first process runs. */
+  initPid?: number;
+}
+
+/** Mount points prepare-root makes inside a root, innermost first (the order to unmount them). */
+const ROOT_MOUNTS = ['dev/shm', 'dev/pts', 'dev', 'sys', 'proc'];
+
+export class Containers {
+  private readonly byId = new Map<string, Container>();
+
+  get(id: string): Container {
+    const c = this.byId.get(id);
+    if (!c) throw new SandpodError('NotFound', `container ${id} does not exist in this sandbox`);
+    return c;
+  }
+
+  all(): IterableIterator<Container> { return this.byId.values(); }
+
+  async create(spec: ContainerSpec): Promise<Container> {
+    if (this.byId.has(spec.id)) throw new SandpodError('AlreadyExists', `container ${spec.id} already exists`);
+    const root = posix.join(SANDBOX_ROOT, spec.root);
+    const cgroup = posix.join(CGROUP_ROOT, `ctr-${spec.id}`);
+    await runTool('guest', BUSYBOX, ['sh', PREPARE_ROOT_SCRIPT, root]);
+    await mkdir(cgroup);
+    const limits: [string, string | undefined][] = [
+      ['memory.max', spec.memoryBytes?.toString()],
+      ['memory.swap.max', spec.memoryBytes ? '0' : undefined],
+      ['cpu.max', spec.cpuQuotaUs ? `${spec.cpuQuotaUs} ${spec.cpuPeriodUs ?? 100000}` : undefined],
+      ['pids.max', spec.pidsMax?.toString()],
+    ];
+    for (const [file, value] of limits) {
+      if (value !== undefined) await writeFile(posix.join(cgroup, file), value).catch((err: Error) => {
+        if (file !== 'memory.swap.max') throw new SandpodError('Invalid', `container ${spec.id}: cannot set ${file} to ${value}: ${err.message}`);
+      });
+    }
+    const c: Container = { id: spec.id, root, cgroup };
+    this.byId.set(spec.id, c);
+    return c;
+  }
+
+  /** Kills whatever still runs in the container, unmounts what prepare-root mounted and removes the cgroup. */
+  async remove(id: string): Promise<void> {
+    const c = this.get(id);
+    await writeFile(posix.join(c.cgroup, 'cgroup.kill'), '1').catch(() => undefined);
+    for (let i = 0; i < 100; i++) {
+      const procs = await readFile(posix.join(c.cgroup, 'cgroup.procs'), 'utf8').catch(() => '');
+      if (procs.trim() === '') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const m of ROOT_MOUNTS) await runTool('guest', BUSYBOX, ['umount', '-l', posix.join(c.root, m)]).catch(() => undefined);
+    await rmdir(c.cgroup).catch((err: Error) => { throw new SandpodError('Internal', `container ${id}: cannot remove its cgroup: ${err.message}`); });
+    this.byId.delete(id);
+  }
+
+  /** Usage of the container's cgroup: memory in bytes, CPU time in microseconds. */
+  async usage(id: string): Promise<{ memoryBytes: number; cpuUsageUs: number; pids: number }> {
+    const c = this.get(id);
+    const read = (f: string): Promise<string> => readFile(posix.join(c.cgroup, f), 'utf8').catch(() => '');
+    const cpu = /^usage_usec (\d+)/m.exec(await read('cpu.stat'));
+    return {
+      memoryBytes: Number((await read('memory.current')).trim() || 0),
+      cpuUsageUs: Number(cpu?.[1] ?? 0),
+      pids: Number((await read('pids.current')).trim() || 0),
+    };
+  }
+}
