@@ -12,6 +12,8 @@ import { ensureGuestImage } from '../../src/guest/index.js';
 import { busyboxRootfs, writeOciArchive } from '../../src/images/index.js';
 import { resolvePaths } from '../../src/paths.js';
 import { startContainerd } from './containerd.js';
+import * as pty from 'node-pty';
+import { waitUntil } from '../../src/wait.js';
 import { processesWhere, repoRoot } from './helpers.js';
 
 const IMAGE = 'sandpod.local/busybox:latest';
@@ -67,4 +69,23 @@ test('ctr runs tasks through the Sandpod shim in VMs, beside runc', async (t) =>
   await containerd.ctr(['task', 'rm', 'vm4']);
   await containerd.ctr(['containers', 'rm', 'vm4']);
   assert.equal((await containerd.ctr(['task', 'ls', '-q'])).stdout.trim(), '');
+
+  // `ctr run -t`: an interactive shell in the VM under a real pty, resized, with its exit code.
+  const term = pty.spawn('ctr', ['--address', containerd.address, '--namespace', 'sandpod-test', 'run', '-t', '--rm', ...SHIM, IMAGE, 'vm5', 'sh'],
+    { cols: 100, rows: 30, env: env as Record<string, string> });
+  let screen = '';
+  term.onData((d) => { screen += d; });
+  const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+  const until = (re: RegExp): Promise<true> => waitUntil(() => (re.test(screen) ? true : undefined), { timeoutMs: 60_000, onTimeout: () => new Error(`terminal never showed ${re}: ${JSON.stringify(screen)}`) });
+  await until(/\/ # /);
+  term.write('tty; stty size; echo $((6*7))\r');
+  await until(/\/dev\/pts\/\d+/);
+  await until(/30 100/);
+  await until(/\n42\r*\n/);
+  term.resize(120, 40);
+  await new Promise((r) => setTimeout(r, 300));
+  term.write('stty size\r');
+  await until(/40 120/);
+  term.write('exit 3\r');
+  assert.equal(await exited, 3);
 });
