@@ -98,8 +98,10 @@ export class CriClient {
   private readonly timeoutMs: number;
   private readonly pullTimeoutMs: number;
 
+  /** `socketPath`: the runtime's unix socket, as a path or a `unix://` address (kubelet's --container-runtime-endpoint). */
   constructor(readonly socketPath: string, opts: CriClientOptions = {}) {
-    this.client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure(), {
+    const target = socketPath.startsWith('unix:') ? socketPath : `unix://${socketPath}`;
+    this.client = new grpc.Client(target, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
