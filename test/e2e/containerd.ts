@@ -92,7 +92,7 @@ function criConfig(base: string, confDir: string): string[] {
   ];
 }
 
-/** A 10.x /24 no address or route of this host overlaps, and a bridge name no link has. */
+/** A 10.x /24 that no address or route of this host overlaps, and a random bridge name. */
 async function choosePodNetwork(): Promise<TestPodNetwork> {
   const inUse = (await runTool('test-network', 'ip', ['-4', '-o', 'addr'])).toString() + (await runTool('test-network', 'ip', ['-4', 'route', 'show', 'table', 'all'])).toString();
   for (let i = 0; i < 50; i++) {
