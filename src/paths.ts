@@ -7,7 +7,7 @@ import { join } from 'node:path';
 export interface SandpodPaths {
   /** Durable state: sandbox records, cluster data. */
   stateRoot: string;
-  /** Rebuildable downloads and builds: guest kernel, guest images, probe verdicts. */
+  /** Rebuildable downloads and builds: guest kernel, guest images, OCI image archives, probe verdicts. */
   cacheRoot: string;
   /** Runtime files that die with the machine: sockets, pid files. */
   runRoot: string;
@@ -30,5 +30,7 @@ export function resolvePaths(overrides: Partial<SandpodPaths> = {}, env: NodeJS.
 
 export const kernelCacheDir = (p: SandpodPaths): string => join(p.cacheRoot, 'kernel');
 export const guestImageCacheDir = (p: SandpodPaths): string => join(p.cacheRoot, 'guest');
+/** OCI image archives built on this machine (the pause and busybox images). */
+export const imageCacheDir = (p: SandpodPaths): string => join(p.cacheRoot, 'images');
 export const sandboxRunDir = (p: SandpodPaths, id: string): string => join(p.runRoot, 'sandboxes', id);
 export const sandboxStateDir = (p: SandpodPaths, id: string): string => join(p.stateRoot, 'sandboxes', id);

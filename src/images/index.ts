@@ -1,6 +1,9 @@
 /**
- * The OCI images Sandpod's tests and lab use, built on this machine from Debian's packages (no registry):
- * root filesystems and OCI archives that containerd imports or a local registry serves.
+ * The OCI images Sandpod's tests and lab use, built on this machine from Debian's packages and a small C
+ * program (no registry): root filesystems, and OCI archives, cached by content, that containerd imports or a
+ * local registry serves. The pause image is the pod sandbox image of Sandpod's containerd CRI configuration.
  */
-export { busyboxRootfs, BUSYBOX_STATIC } from './busybox.js';
+export { busyboxRootfs, busyboxImageArchive, BUSYBOX_STATIC, BUSYBOX_IMAGE } from './busybox.js';
+export { pauseImageArchive, PAUSE_IMAGE } from './pause.js';
+export { type ImageArchive } from './cache.js';
 export { writeOciArchive, tarDirectory, refName, type ImageConfig, type Descriptor } from './oci.js';

@@ -1,25 +1,182 @@
 /**
- * A private containerd for tests: its own config, root, state and sockets under a temporary directory, the
- * CRI plugin off, stopped by PID. The shim and node-agent tests will grow it into src/ when they need CRI.
+ * A private containerd for tests: its own config, root, state and sockets under a temporary directory,
+ * stopped by PID. By default the CRI plugin is off (ctr-driven tests). With `cri`, the CRI plugin serves
+ * runtime.v1 on the same socket with Sandpod's pause image, the runtime handlers `runc` and `sandpod-vm`, and
+ * a CNI bridge network of its own (a unique bridge, a private 10.x /24, host-local IPAM under the temporary
+ * directory, no masquerading). Everything it makes is removed by `cleanup()`, which also reports what a test
+ * left behind.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile, stat, readFile, readdir, rmdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PAUSE_IMAGE, type ImageArchive } from '../../src/images/index.js';
+import { runTool } from '../../src/run-tool.js';
 import { waitUntil } from '../../src/wait.js';
+import { processesWhere } from './helpers.js';
 
-export interface TestContainerd { address: string; base: string; process: ChildProcess; ctr(args: string[], input?: string): Promise<{ stdout: string; stderr: string }>; stop(): Promise<void> }
+/** The runtime handlers of the CRI configuration: RunPodSandbox's `runtime_handler` names one of them. */
+export const RUNTIME_HANDLERS = { runc: 'io.containerd.runc.v2', 'sandpod-vm': 'io.containerd.sandpod.v2' } as const;
+export type RuntimeHandler = keyof typeof RUNTIME_HANDLERS;
 
-export async function startContainerd(base: string, env: NodeJS.ProcessEnv = process.env): Promise<TestContainerd> {
+/** The CNI network a CRI containerd gives its pods. */
+export interface TestPodNetwork {
+  name: string;
+  bridge: string;
+  /** e.g. `10.213.7.0/24`; the bridge holds the gateway, `.1`. */
+  subnet: string;
+  gateway: string;
+  contains(ip: string): boolean;
+}
+
+export interface TestCri {
+  network: TestPodNetwork;
+  /** The cgroup parent pods of this containerd go under (cgroupfs path); cleanup removes it. */
+  cgroupParent: string;
+  sandboxImage: string;
+}
+
+export interface TestContainerd {
+  address: string;
+  base: string;
+  /** The containerd namespace ctr uses: `k8s.io` (CRI's) with CRI, else `sandpod-test`. */
+  namespace: string;
+  process: ChildProcess;
+  /** Set when started with CRI. */
+  cri: TestCri | undefined;
+  ctr(args: string[], input?: string): Promise<{ stdout: string; stderr: string }>;
+  /** `ctr images import` into this containerd's namespace; the image is then visible to CRI. */
+  importImage(image: ImageArchive): Promise<void>;
+  /** A network namespace (a pod's) that must be gone once its pod is removed; cleanup checks and removes it. */
+  trackNetns(path: string): void;
+  /** Stops containerd (SIGTERM, then SIGKILL after 10 s). Shims of pods still running outlive it. */
+  stop(): Promise<void>;
+  /**
+   * Stops containerd if needed, then removes what it and its pods left: shim and container processes, mounts
+   * under its root, tracked network namespaces, container cgroups, and its bridge. Returns what was left
+   * behind that should not have been (the bridge and the empty cgroup parent are expected); [] when clean.
+   */
+  cleanup(): Promise<string[]>;
+}
+
+export interface ContainerdOptions {
+  /** Enable the CRI plugin with a CNI bridge network (see the module comment). */
+  cri?: boolean;
+}
+
+const CNI_BIN_DIR = '/usr/lib/cni';
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+
+function criConfig(base: string, confDir: string): string[] {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  const runtimes = Object.entries(RUNTIME_HANDLERS).flatMap(([handler, type]) => [
+    `[${cri}.containerd.runtimes.${handler}]`, `  runtime_type = "${type}"`,
+    ...(handler === 'runc' ? [`[${cri}.containerd.runtimes.runc.options]`, `  Root = "${join(base, 'runc')}"`] : []),
+  ]);
+  return [
+    `[${cri}]`,
+    `  sandbox_image = "${PAUSE_IMAGE}"`,
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    // CRI lowers the sandbox's oom_score_adj to -998, which needs CAP_SYS_RESOURCE; machines like this one run
+    // without it. Restricted, containerd clamps scores to its own, which tests never depend on.
+    '  restrict_oom_score_adj = true',
+    `[${cri}.containerd]`,
+    '  default_runtime_name = "runc"',
+    '  snapshotter = "overlayfs"',
+    ...runtimes,
+    `[${cri}.cni]`,
+    `  bin_dir = "${CNI_BIN_DIR}"`,
+    `  conf_dir = "${confDir}"`,
+    '  max_conf_num = 1',
+  ];
+}
+
+/** A 10.x /24 that no address or route of this host overlaps, and a random bridge name. */
+async function choosePodNetwork(): Promise<TestPodNetwork> {
+  const inUse = (await runTool('test-network', 'ip', ['-4', '-o', 'addr'])).toString() + (await runTool('test-network', 'ip', ['-4', 'route', 'show', 'table', 'all'])).toString();
+  for (let i = 0; i < 50; i++) {
+    const [a, b] = randomBytes(2);
+    const prefix = `10.${200 + ((a ?? 0) % 50)}.${b ?? 0}.`;
+    if (inUse.includes(prefix)) continue;
+    const id = randomBytes(4).toString('hex');
+    return {
+      name: `sandpod-test-${id}`, bridge: `spt${id}`, subnet: `${prefix}0/24`, gateway: `${prefix}1`,
+      contains: (ip) => ip.startsWith(prefix) && /^\d+$/.test(ip.slice(prefix.length)),
+    };
+  }
+  throw new Error('no free private 10.x /24 for the test pod network: this host uses them all');
+}
+
+async function writeCniConfig(confDir: string, network: TestPodNetwork, ipamDir: string): Promise<void> {
+  await mkdir(confDir, { recursive: true });
+  await writeFile(join(confDir, '10-sandpod-test.conflist'), JSON.stringify({
+    cniVersion: '1.0.0',
+    name: network.name,
+    plugins: [{
+      type: 'bridge', bridge: network.bridge, isGateway: true, ipMasq: false,
+      ipam: { type: 'host-local', ranges: [[{ subnet: network.subnet, gateway: network.gateway }]], dataDir: ipamDir },
+    }],
+  }, null, 2));
+}
+
+/** The cgroup directories of `parent` in every hierarchy, children before their parents. */
+async function cgroupDirs(parent: string): Promise<string[]> {
+  const walk = async (dir: string): Promise<string[]> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+    if (!entries) return [];
+    const children = await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => walk(join(dir, e.name))));
+    return [...children.flat(), dir];
+  };
+  return (await Promise.all((await readdir('/sys/fs/cgroup')).map((h) => walk(join('/sys/fs/cgroup', h, parent))))).flat();
+}
+
+const cgroupProcesses = async (dirs: string[]): Promise<number[]> => [...new Set((await Promise.all(dirs.map((d) =>
+  readFile(join(d, 'cgroup.procs'), 'utf8').catch(() => '')))).join('\n').split('\n').filter(Boolean).map(Number))];
+
+/**
+ * Kills what still runs in the cgroups under `parent` and removes them. Container cgroups still there (and
+ * their processes) are reported; the parent itself is expected to remain after its pods, and is just removed.
+ */
+async function removeCgroups(parent: string): Promise<string[]> {
+  const left: string[] = [];
+  const dirs = await cgroupDirs(parent);
+  const pids = await cgroupProcesses(dirs);
+  for (const pid of pids) {
+    left.push(`container process ${pid}: ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim()}`);
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+  }
+  await waitUntil(async () => ((await cgroupProcesses(dirs)).length === 0 ? true : undefined),
+    { timeoutMs: 10_000, onTimeout: () => new Error(`processes in cgroup ${parent} survived SIGKILL`) });
+  for (const dir of dirs) {
+    if (!dir.endsWith(parent)) left.push(`cgroup ${dir}`);
+    await rmdir(dir).catch((e: Error) => left.push(`cgroup ${dir} cannot be removed: ${e.message}`));
+  }
+  return left;
+}
+
+export async function startContainerd(base: string, env: NodeJS.ProcessEnv = process.env, opts: ContainerdOptions = {}): Promise<TestContainerd> {
   await mkdir(base, { recursive: true });
   const address = join(base, 'containerd.sock');
   const config = join(base, 'config.toml');
+  const namespace = opts.cri ? 'k8s.io' : 'sandpod-test';
+  let cri: TestCri | undefined;
+  let ipForward: string | undefined;
+  if (opts.cri) {
+    const network = await choosePodNetwork();
+    await writeCniConfig(join(base, 'cni', 'net.d'), network, join(base, 'cni', 'ipam'));
+    cri = { network, cgroupParent: `/sandpod-e2e-${network.bridge}`, sandboxImage: PAUSE_IMAGE };
+    // The bridge plugin turns on IPv4 forwarding for a gateway bridge; cleanup puts the host's setting back.
+    ipForward = await readFile(IP_FORWARD, 'utf8');
+  }
   await writeFile(config, [
     'version = 2',
     `root = "${join(base, 'root')}"`,
     `state = "${join(base, 'state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    ...(opts.cri ? [] : ['disabled_plugins = ["io.containerd.grpc.v1.cri"]']),
     '[grpc]', `  address = "${address}"`,
     '[ttrpc]', `  address = "${address}.ttrpc"`,
+    ...(opts.cri ? criConfig(base, join(base, 'cni', 'net.d')) : []),
     '',
   ].join('\n'));
   const proc = spawn('containerd', ['--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], env });
@@ -31,20 +188,53 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
     abort: () => (proc.exitCode !== null ? new Error(`containerd exited: ${log}`) : undefined),
     onTimeout: () => new Error(`containerd did not create ${address}: ${log}`),
   });
+  const netnses = new Set<string>();
+  const ctr = (args: string[], input?: string) => new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+    const c = execFile('ctr', ['--address', address, '--namespace', namespace, ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stdout, stderr }));
+      else resolve({ stdout, stderr });
+    });
+    c.stdin?.end(input ?? '');
+  });
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
   return {
-    address, base, process: proc,
-    ctr: (args, input) => new Promise((resolve, reject) => {
-      const c = execFile('ctr', ['--address', address, '--namespace', 'sandpod-test', ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        if (err) reject(Object.assign(err, { stdout, stderr }));
-        else resolve({ stdout, stderr });
-      });
-      c.stdin?.end(input ?? '');
-    }),
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+    address, base, namespace, process: proc, cri, ctr, stop,
+    importImage: async (image) => { await ctr(['images', 'import', image.archive]); },
+    // /var/run is a link to /run: keep the path as /proc/self/mountinfo spells it.
+    trackNetns: (path) => { netnses.add(path.replace(/^\/var\/run\//, '/run/')); },
+    cleanup: async () => {
+      await stop();
+      const left: string[] = [];
+      for (const pid of await processesWhere((cmd) => cmd.includes(base))) {
+        left.push(`process ${pid}: ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim()}`);
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+      }
+      if (cri) left.push(...(await removeCgroups(cri.cgroupParent)));
+      const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '')
+        .filter((m) => m.startsWith(`${base}/`) || netnses.has(m)).reverse();
+      for (const m of mounts) {
+        left.push(`mount ${m}`);
+        await runTool('test-cleanup', 'umount', ['-l', m]).catch(() => undefined);
+      }
+      for (const ns of netnses) {
+        if (await stat(ns).then(() => true, () => false)) left.push(`netns ${ns}`);
+        await rm(ns, { force: true });
+      }
+      if (cri) {
+        // A pod's veth goes when the kernel destroys its namespace, which happens asynchronously.
+        const ports = async (): Promise<string[]> => (await runTool('test-cleanup', 'ip', ['-o', 'link', 'show', 'master', cri.network.bridge])
+          .catch(() => Buffer.alloc(0))).toString().split('\n').filter(Boolean).map((l) => `bridge port ${l.split(':')[1]?.trim()}`);
+        left.push(...(await waitUntil(async () => ((await ports()).length === 0 ? [] : undefined), { timeoutMs: 5_000, intervalMs: 100, onTimeout: () => new Error() })
+          .catch(ports)));
+        await runTool('test-cleanup', 'ip', ['link', 'delete', cri.network.bridge]).catch(() => undefined);
+        if (ipForward !== undefined && (await readFile(IP_FORWARD, 'utf8')) !== ipForward) await writeFile(IP_FORWARD, ipForward);
+      }
+      return left;
     },
   };
 }

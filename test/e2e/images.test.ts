@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxRootfs, writeOciArchive } from '../../src/images/index.js';
+import { busyboxImageArchive } from '../../src/images/index.js';
+import { resolvePaths } from '../../src/paths.js';
 import { startContainerd } from './containerd.js';
 import { processesWhere } from './helpers.js';
 
@@ -24,9 +25,7 @@ test('a busybox image built from Debian packages imports into containerd and run
     await rm(base, { recursive: true, force: true });
     assert.deepEqual(left, [], 'no containerd or shim process is left');
   });
-  const rootfs = await busyboxRootfs(join(base, 'rootfs'));
-  const archive = join(base, 'busybox.tar');
-  await writeOciArchive(rootfs, { name: 'sandpod.local/busybox:latest', cmd: ['sh'] }, archive);
+  const { archive } = await busyboxImageArchive(resolvePaths());
 
   const imported = await containerd.ctr(['images', 'import', archive]);
   assert.match(imported.stdout + imported.stderr, /sandpod\.local\/busybox:latest/);
