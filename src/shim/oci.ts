@@ -19,6 +19,7 @@ export type OciProcess = z.infer<typeof ociProcessSchema>;
 const specSchema = z.object({
   process: ociProcessSchema,
   hostname: z.string().optional(),
+  mounts: z.array(z.object({ destination: z.string(), type: z.string().optional(), source: z.string().optional(), options: z.array(z.string()).optional() }).passthrough()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   linux: z.object({
     resources: z.object({
@@ -30,6 +31,7 @@ const specSchema = z.object({
   }).passthrough().optional(),
 }).passthrough();
 export type OciSpec = z.infer<typeof specSchema>;
+export type OciMount = NonNullable<OciSpec['mounts']>[number];
 
 export async function readBundleSpec(bundle: string, object: string): Promise<OciSpec> {
   let text: string;

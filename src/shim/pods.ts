@@ -4,14 +4,15 @@
  * gets its root filesystem bind-mounted into the VM's 9p share. A task created outside CRI (`ctr run`) is
  * a group of its own, in a VM sized from the container's resources.
  */
-import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { failedPrecondition } from '../errors.js';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { failedPrecondition, invalid } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type SandpodPaths } from '../paths.js';
 import { vmSize, type Sandbox, type SandboxRuntime, type VmSize } from '../sandbox/index.js';
 import { runTool } from '../run-tool.js';
-import type { OciSpec } from './oci.js';
+import type { OciMount, OciSpec } from './oci.js';
 
 export const CRI = {
   containerType: 'io.kubernetes.cri.container-type',
@@ -36,8 +37,16 @@ export interface PodVm {
 export const groupOf = (spec: OciSpec, id: string): string => spec.annotations?.[CRI.sandboxId] ?? id;
 export const kindOf = (spec: OciSpec): TaskKind => (spec.annotations?.[CRI.containerType] === 'sandbox' ? 'sandbox' : 'container');
 
-/** A VM name for a group id: sandbox ids are at most 63 lowercase characters. */
-export const sandboxIdFor = (id: string): string => id.toLowerCase().replace(/[^a-z0-9_.-]/g, '-').slice(0, 63);
+/**
+ * A sandbox id for a group id: lowercase, and short, because the VM's sockets live under a directory named
+ * by it and a unix socket path has at most 107 bytes. CRI's 64-hex ids keep 24 digits; other long ids keep a
+ * readable prefix and a hash.
+ */
+export function sandboxIdFor(id: string): string {
+  const clean = id.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
+  if (clean.length <= 24) return clean;
+  return /^[0-9a-f]+$/.test(clean) ? clean.slice(0, 24) : `${clean.slice(0, 15)}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+}
 
 export const shareDir = (paths: SandpodPaths, group: string): string => join(paths.runRoot, 'shares', sandboxIdFor(group));
 
@@ -67,7 +76,7 @@ export async function startPodVm(runtime: SandboxRuntime, paths: SandpodPaths, g
   try {
     const sandbox = await runtime.create({
       id: sandboxIdFor(group), rootfs: share, shared: true, ...podVmSize(spec, kind, object),
-      hostname: spec.hostname || sandboxIdFor(group).slice(0, 63), ...(netns ? { netns } : {}),
+      hostname: spec.hostname || sandboxIdFor(group), ...(netns ? { netns } : {}),
     });
     return { id: group, sandbox, share, implicit: kind !== 'sandbox', tasks: new Set() };
   } catch (err) {
@@ -79,22 +88,55 @@ export async function startPodVm(runtime: SandboxRuntime, paths: SandpodPaths, g
 const mounted = async (path: string): Promise<boolean> =>
   (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
 
+/** Destinations the guest provides itself, never host files. */
+const GUEST_OWNED = ['/proc', '/sys', '/dev'];
+
 /**
- * Mounts containerd's snapshot at <bundle>/rootfs (an empty list: it is already there) and binds it into
- * the share as <share>/<id>, where the guest finds it. Returns the directory name in the share.
+ * The OCI spec's bind mounts of host files and directories (CRI's /etc/hosts, /etc/resolv.conf, volumes),
+ * mounted onto the container's rootfs on the host, so the 9p share carries them into the guest.
  */
-export async function mountContainerRoot(bundle: string, mounts: { type: string; source: string; options: string[] }[], share: string, id: string): Promise<string> {
+async function bindSpecMounts(rootfs: string, mounts: OciMount[], id: string): Promise<void> {
+  for (const m of mounts) {
+    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    if (!bind || !m.source || GUEST_OWNED.some((d) => m.destination === d || m.destination.startsWith(`${d}/`))) continue;
+    const target = join(rootfs, m.destination);
+    if (!target.startsWith(`${rootfs}/`)) continue;
+    await refuseSymlinks(rootfs, m.destination, id);
+    const isDir = (await stat(m.source)).isDirectory();
+    await mkdir(isDir ? target : dirname(target), { recursive: true });
+    if (!isDir) await writeFile(target, '', { flag: 'a' });
+    await runTool(`task/${id}`, 'mount', ['--rbind', m.source, target]);
+    if ((m.options ?? []).includes('ro')) await runTool(`task/${id}`, 'mount', ['-o', 'remount,bind,ro', target]);
+  }
+}
+
+/** A mount target reached through a symlink of the image could land anywhere on the host: refused. */
+async function refuseSymlinks(rootfs: string, destination: string, id: string): Promise<void> {
+  let path = rootfs;
+  for (const part of destination.split('/').filter((p) => p !== '' && p !== '.')) {
+    path = join(path, part);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st) return;
+    if (st.isSymbolicLink()) throw invalid(`task/${id}`, `mount destination ${destination} passes through the symlink ${path.slice(rootfs.length)} in the image; mount somewhere else`);
+  }
+}
+
+/**
+ * Mounts containerd's snapshot at <bundle>/rootfs (an empty list: it is already there), binds the spec's
+ * host mounts into it, and binds the whole tree into the share as <share>/<id>, where the guest finds it.
+ */
+export async function mountContainerRoot(bundle: string, rootMounts: { type: string; source: string; options: string[] }[], specMounts: OciMount[], share: string, id: string): Promise<void> {
   const rootfs = join(bundle, 'rootfs');
   const target = join(share, id);
-  for (const m of mounts) await runTool(`task/${id}`, 'mount', ['-t', m.type, ...(m.options.length ? ['-o', m.options.join(',')] : []), m.source, rootfs]);
+  for (const m of rootMounts) await runTool(`task/${id}`, 'mount', ['-t', m.type, ...(m.options.length ? ['-o', m.options.join(',')] : []), m.source, rootfs]);
   try {
+    await bindSpecMounts(rootfs, specMounts, id);
     await mkdir(target);
-    await runTool(`task/${id}`, 'mount', ['--bind', rootfs, target]);
+    await runTool(`task/${id}`, 'mount', ['--rbind', rootfs, target]);
   } catch (err) {
     await unmountContainerRoot(bundle, share, id);
     throw err;
   }
-  return id;
 }
 
 /** Undoes mountContainerRoot, whatever part of it happened; safe to repeat. */

@@ -112,7 +112,7 @@ export class TaskService {
     pod ??= await this.startPod(group, spec, kind, object);
     try {
       if (kind === 'container') {
-        await mountContainerRoot(req.bundle, req.rootfs, pod.share, req.id);
+        await mountContainerRoot(req.bundle, req.rootfs, spec.mounts ?? [], pod.share, req.id);
         try {
           await pod.sandbox.createContainer(containerSpec(req.id, spec));
         } catch (err) {

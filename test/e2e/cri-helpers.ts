@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriClient, type ContainerState, type ContainerStatus, type Input, type PodSandboxConfig, type PodSandboxStatus } from '../../src/cri/index.js';
+import { CriClient, type ContainerState, type ContainerStatus, type Input, type LinuxContainerResources, type PodSandboxConfig, type PodSandboxStatus } from '../../src/cri/index.js';
 import { busyboxImageArchive, pauseImageArchive, BUSYBOX_IMAGE, type ImageArchive } from '../../src/images/index.js';
 import { createLogger } from '../../src/log.js';
 import { resolvePaths } from '../../src/paths.js';
@@ -102,7 +102,7 @@ async function podNetns(cri: CriClient, id: string): Promise<string> {
 }
 
 /** RunPodSandbox as kubelet does for a pod on the pod network, with the given runtime handler. */
-export async function runTestPod(ctx: CriTestContext, name: string, runtimeHandler: RuntimeHandler): Promise<TestPod> {
+export async function runTestPod(ctx: CriTestContext, name: string, runtimeHandler: RuntimeHandler, resources?: Input<LinuxContainerResources>): Promise<TestPod> {
   const uid = randomUUID();
   const logDirectory = join(ctx.base, 'pods', uid);
   await mkdir(logDirectory, { recursive: true });
@@ -113,6 +113,7 @@ export async function runTestPod(ctx: CriTestContext, name: string, runtimeHandl
     labels: { 'sandpod.test/pod': name },
     linux: {
       cgroup_parent: ctx.containerd.cri?.cgroupParent ?? '',
+      ...(resources ? { resources } : {}),
       security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
     },
   };
