@@ -77,6 +77,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   }).strict(),
   z.object({ type: z.literal('create-container'), id: reqId, container: containerSpecSchema }).strict(),
   z.object({ type: z.literal('remove-container'), id: reqId, container: z.string().min(1).max(128) }).strict(),
+  z.object({ type: z.literal('container-stats'), id: reqId, container: z.string().min(1).max(128) }).strict(),
   z.object({ type: z.literal('exec'), id: reqId, proc: procId, spec: processSpecSchema }).strict(),
   z.object({ type: z.literal('stdin'), proc: procId, data: base64 }).strict(),
   z.object({ type: z.literal('close-stdin'), proc: procId }).strict(),
@@ -86,6 +87,15 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 export type HostRequest = Extract<HostMessage, { id: number }>;
+
+/** A container's cgroup counters, as the guest kernel keeps them (cgroup v2). */
+export const containerStatsSchema = z.object({
+  cpuUsageUs: z.number().nonnegative(), cpuUserUs: z.number().nonnegative(), cpuSystemUs: z.number().nonnegative(),
+  memoryBytes: z.number().nonnegative(), memoryLimitBytes: z.number().nonnegative().optional(),
+  pids: z.number().nonnegative(), pidsLimit: z.number().nonnegative().optional(),
+  oomKills: z.number().nonnegative(),
+}).strict();
+export type ContainerStats = z.infer<typeof containerStatsSchema>;
 
 export const errorKindSchema = z.enum([
   'NotFound', 'AlreadyExists', 'Invalid', 'Conflict', 'Unavailable', 'Timeout', 'FailedPrecondition', 'Internal',
@@ -116,6 +126,8 @@ export const guestMessageSchema = z.discriminatedUnion('type', [
     signal: z.string().nullable(),
     /** Set (by the host side) when the process was lost with its VM rather than exiting. */
     error: z.string().optional(),
+    /** A container's first process ended after the kernel's OOM killer acted in the container's cgroup. */
+    oomKilled: z.boolean().optional(),
   }).strict(),
 ]);
 export type GuestMessage = z.infer<typeof guestMessageSchema>;

@@ -22,6 +22,8 @@ export interface ProcessExit {
   signal: string | null;
   /** Set when the process ended because its sandbox or the connection went away. */
   error?: string;
+  /** A container's first process, ended after an OOM kill in its cgroup. */
+  oomKilled?: boolean;
 }
 
 export interface ProcessHandle {
@@ -117,7 +119,7 @@ export class AgentClient extends EventEmitter {
       else {
         this.detach(proc);
         const error = e.error ?? this.closedError?.message;
-        settle(error ? { code: null, signal: null, error } : { code: e.code, signal: e.signal });
+        settle(error ? { code: null, signal: null, error } : { code: e.code, signal: e.signal, ...(e.oomKilled ? { oomKilled: true } : {}) });
       }
     });
     let result: unknown;

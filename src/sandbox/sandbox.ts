@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import type { ContainerSpec, GuestNetwork, ReadyInfo, ProcessSpec } from '../protocol/index.js';
+import { containerStatsSchema, type ContainerSpec, type ContainerStats, type GuestNetwork, type ReadyInfo, type ProcessSpec } from '../protocol/index.js';
 import { failedPrecondition, SandpodError, timeout, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { waitUntil } from '../wait.js';
@@ -123,6 +123,11 @@ export class Sandbox {
   async createContainer(spec: ContainerSpec): Promise<void> {
     if (this.stateValue !== 'running') throw failedPrecondition(this.object, `cannot create container ${spec.id} in a sandbox that is ${this.stateValue}`);
     await this.agent.request({ type: 'create-container', container: spec });
+  }
+
+  async containerStats(id: string): Promise<ContainerStats> {
+    if (this.stateValue !== 'running') throw failedPrecondition(this.object, `no stats for container ${id}: the sandbox is ${this.stateValue}`);
+    return containerStatsSchema.parse(await this.agent.request({ type: 'container-stats', container: id }));
   }
 
   /** Kills what still runs in the container and releases its root and cgroup in the guest. */

@@ -162,7 +162,10 @@ export class TaskService {
       p.handle = handle;
       p.status = TaskStatus.Running;
       p.stdio.attachStdin(handle);
-      void handle.exited.then((e) => this.onExit(t, p, e.code ?? (e.signal ? 128 + signalNumber(e.signal) : 255)));
+      void handle.exited.then(async (e) => {
+        if (e.oomKilled) await this.events.publish('TaskOOM', { container_id: id });
+        await this.onExit(t, p, e.code ?? (e.signal ? 128 + signalNumber(e.signal) : 255));
+      });
     }
     if (execId) await this.events.publish('TaskExecStarted', { container_id: id, exec_id: execId, pid });
     else await this.events.publish('TaskStart', { container_id: id, pid });
@@ -261,6 +264,19 @@ export class TaskService {
       }
       await this.stopPod(t.pod);
     }
+  }
+
+  /** cgroup v2 metrics of a container, as containerd's own shims report them; a pod sandbox has none of its own. */
+  async stats(id: string): Promise<Record<string, unknown>> {
+    const t = this.task(id);
+    if (t.kind === 'sandbox') return {};
+    const s = await t.pod.sandbox.containerStats(id);
+    return {
+      pids: { current: s.pids, limit: s.pidsLimit ?? 0 },
+      cpu: { usage_usec: s.cpuUsageUs, user_usec: s.cpuUserUs, system_usec: s.cpuSystemUs },
+      memory: { usage: s.memoryBytes, usage_limit: s.memoryLimitBytes ?? 0 },
+      memory_events: { oom_kill: s.oomKills },
+    };
   }
 
   pids(id: string): number[] { return [this.vmPid(this.task(id))]; }

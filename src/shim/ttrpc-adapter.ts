@@ -11,6 +11,9 @@ export const TASK_SERVICE = 'containerd.task.v2.Task';
 const root = loadProto('./task.proto', import.meta.url);
 const type = (name: string): protobuf.Type => root.lookupType(`containerd.task.v2.${name}`);
 const PROCESS_SPEC_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+/** containerd's type URL for cgroup v2 metrics: the bare proto name, as typeurl registers it. */
+const METRICS_TYPE = 'io.containerd.cgroups.v2.Metrics';
+const metricsType = loadProto('./metrics.proto', import.meta.url).lookupType(METRICS_TYPE);
 
 type Handler<Req> = (req: Req) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
@@ -48,7 +51,9 @@ export function registerTaskService(server: TtrpcServer, tasks: TaskService, hoo
       return { pid: e.pid, exit_status: e.exit_status, exited_at: timestamp(e.exited_at_ms) };
     }),
     Pids: method<{ id: string }>('PidsRequest', 'PidsResponse', (r) => ({ processes: tasks.pids(r.id).map((pid) => ({ pid })) })),
-    Stats: method<{ id: string }>('StatsRequest', 'StatsResponse', (r) => { tasks.pids(r.id); return {}; }),
+    Stats: method<{ id: string }>('StatsRequest', 'StatsResponse', async (r) => ({
+      stats: { type_url: METRICS_TYPE, value: encodeMessage(metricsType, await tasks.stats(r.id)) },
+    })),
     Update: method<{ id: string }>('UpdateTaskRequest', 'Empty', (r) => { tasks.pids(r.id); return {}; }),
     Connect: method<{ id: string }>('ConnectRequest', 'ConnectResponse', (r) => ({ shim_pid: hooks.shimPid, task_pid: tasks.taskPid(r.id), version: 'sandpod-v2' })),
     Shutdown: method<{ id: string; now: boolean }>('ShutdownRequest', 'Empty', (r) => { hooks.onShutdown(r.now); return {}; }),

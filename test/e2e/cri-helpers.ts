@@ -131,6 +131,7 @@ export interface TestContainerSpec {
   image?: string;
   command: string[];
   args?: string[];
+  resources?: Input<LinuxContainerResources>;
 }
 
 /** CreateContainer + StartContainer in a pod; resolves when ContainerStatus says running. */
@@ -144,7 +145,10 @@ export async function startTestContainer(ctx: CriTestContext, pod: TestPod, spec
       command: spec.command,
       args: spec.args ?? [],
       log_path: `${spec.name}.log`,
-      linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+      linux: {
+        security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+        ...(spec.resources ? { resources: spec.resources } : {}),
+      },
     },
   });
   await ctx.cri.startContainer({ container_id: id });

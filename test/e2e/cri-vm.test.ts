@@ -26,7 +26,7 @@ const env = {
 before(() => ensureGuestImage(resolvePaths({ runRoot: env.SANDPOD_RUN_DIR, stateRoot: env.SANDPOD_STATE_DIR })));
 const ctx = criTestContext('cri-vm', { env });
 
-const qemus = (): Promise<number[]> => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(roots));
+const qemus = (podId = ''): Promise<number[]> => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(roots) && cmd.includes(`sandpod-${podId.slice(0, 24)}`));
 const exec = async (id: string, cmd: string[]): Promise<{ out: string; code: number }> => {
   const r = await ctx.cri.execSync({ container_id: id, cmd, timeout: 30 });
   return { out: r.stdout.toString() + r.stderr.toString(), code: r.exit_code };
@@ -86,6 +86,18 @@ test('a sandpod-vm pod: one VM for its containers, the CNI address in the guest,
   }, { timeoutMs: 20_000, intervalMs: 200, onTimeout: () => new Error(`http://${pod.ip}:8080/ did not answer from the host`) });
   assert.equal(body, 'hello from vmweb\n', 'the host reaches the VM pod at its CNI address');
 
+  const { stats } = await ctx.cri.containerStats({ container_id: side });
+  assert.ok((stats?.memory?.working_set_bytes?.value ?? 0) > 0, 'ContainerStats has the memory the container uses in the guest');
+  assert.ok((stats?.cpu?.usage_core_nano_seconds?.value ?? 0) > 0, 'and the CPU time it used');
+
+  // A container over its memory limit is OOM-killed inside the guest, and CRI hears of it.
+  const hog = await startTestContainer(ctx, pod, {
+    name: 'hog', command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=100M', 'count=1'], resources: { memory_limit_in_bytes: 32 * 2 ** 20 },
+  });
+  const oom = await waitContainerState(ctx.cri, hog, ['CONTAINER_EXITED'], 60_000);
+  assert.equal(oom.reason, 'OOMKilled', `the hog is reported OOMKilled (exit ${oom.exit_code})`);
+  assert.notEqual(oom.exit_code, 0);
+
   await ctx.cri.stopContainer({ container_id: side, timeout: 5 });
   assert.equal((await waitContainerState(ctx.cri, side, ['CONTAINER_EXITED'])).exit_code, 0, 'TERM ends the container that handles it');
   await ctx.cri.stopPodSandbox({ pod_sandbox_id: pod.id });
@@ -102,8 +114,8 @@ test('killing the pod VM\'s QEMU ends its containers non-zero', async () => {
   const pod = await runTestPod(ctx, 'doomed', 'sandpod-vm');
   const app = await startTestContainer(ctx, pod, { name: 'app', command: ['sleep', '1000'] });
   await waitContainerState(ctx.cri, app, ['CONTAINER_RUNNING']);
-  const [qemu] = await qemus();
-  assert.ok(qemu);
+  const [qemu] = await qemus(pod.id);
+  assert.ok(qemu, 'the pod has its VM');
   const killedAt = Date.now();
   process.kill(qemu, 'SIGKILL');
   const status = await waitContainerState(ctx.cri, app, ['CONTAINER_EXITED'], 5_000);

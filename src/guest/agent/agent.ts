@@ -93,6 +93,7 @@ export class GuestAgent {
         return {};
       }
       case 'remove-container': await this.containers.remove(msg.container); return {};
+      case 'container-stats': return this.containers.stats(msg.container);
       case 'signal': return this.signal(msg.proc, msg.signal);
       case 'shutdown': return {};
     }
@@ -128,10 +129,19 @@ export class GuestAgent {
     return { pid: proc.pid };
   }
 
-  /** A process ended: a container's first process takes the container's namespaces with it. */
-  private ended(id: string, pid: number): void {
+  /**
+   * A process ended: a container's first process takes the container's namespaces with it, and its exit
+   * says whether the OOM killer struck in the container.
+   */
+  private async ended(id: string, pid: number, code: number | null, signal: string | null): Promise<void> {
     this.procs.delete(id);
-    for (const c of this.containers.all()) if (c.initPid === pid) delete c.initPid;
+    let oomKilled = false;
+    for (const c of this.containers.all()) {
+      if (c.initPid !== pid) continue;
+      delete c.initPid;
+      oomKilled = (await this.containers.stats(c.id).catch(() => undefined))?.oomKills ? true : false;
+    }
+    await this.send({ type: 'exit', proc: id, code, signal, ...(oomKilled ? { oomKilled } : {}) });
   }
 
   private startPiped(id: string, argv: string[], env: Record<string, string>, spec: ProcessSpec): RunningProcess {
@@ -139,10 +149,7 @@ export class GuestAgent {
     child.stdout?.on('data', (d: Buffer) => void this.send({ type: 'output', proc: id, stream: 'stdout', data: d.toString('base64') }));
     child.stderr?.on('data', (d: Buffer) => void this.send({ type: 'output', proc: id, stream: 'stderr', data: d.toString('base64') }));
     child.stdin?.on('error', () => undefined);
-    child.on('close', (code, signal) => {
-      this.ended(id, child.pid ?? -1);
-      void this.send({ type: 'exit', proc: id, code, signal });
-    });
+    child.on('close', (code, signal) => { void this.ended(id, child.pid ?? -1, code, signal); });
     return {
       pid: child.pid ?? -1,
       writeStdin: (d) => { child.stdin?.write(d); },
@@ -160,8 +167,7 @@ export class GuestAgent {
     term.onExit(({ exitCode, signal }) => {
       // node-pty can report the exit before the last output has been read: let pending reads land first.
       setTimeout(() => {
-        this.ended(id, term.pid);
-        void this.send({ type: 'exit', proc: id, code: signal ? null : exitCode, signal: signal ? signalName(signal) : null });
+        void this.ended(id, term.pid, signal ? null : exitCode, signal ? signalName(signal) : null);
       }, 50);
     });
     return {

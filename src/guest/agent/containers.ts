@@ -5,7 +5,7 @@
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { SandpodError } from '../../errors.js';
-import type { ContainerSpec } from '../../protocol/index.js';
+import type { ContainerSpec, ContainerStats } from '../../protocol/index.js';
 import { runTool } from '../../run-tool.js';
 import { BUSYBOX, CGROUP_ROOT, PREPARE_ROOT_SCRIPT, SANDBOX_ROOT } from '../layout.js';
 
@@ -67,15 +67,22 @@ export class Containers {
     this.byId.delete(id);
   }
 
-  /** Usage of the container's cgroup: memory in bytes, CPU time in microseconds. */
-  async usage(id: string): Promise<{ memoryBytes: number; cpuUsageUs: number; pids: number }> {
+  /** The counters of the container's cgroup: CPU time in microseconds, memory in bytes, processes, OOM kills. */
+  async stats(id: string): Promise<ContainerStats> {
     const c = this.get(id);
     const read = (f: string): Promise<string> => readFile(posix.join(c.cgroup, f), 'utf8').catch(() => '');
-    const cpu = /^usage_usec (\d+)/m.exec(await read('cpu.stat'));
+    const [cpu, events] = [await read('cpu.stat'), await read('memory.events')];
+    const field = (text: string, key: string): number => Number(new RegExp(`^${key} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const value = async (f: string): Promise<number | undefined> => {
+      const v = (await read(f)).trim();
+      return /^\d+$/.test(v) ? Number(v) : undefined;
+    };
+    const [memoryLimitBytes, pidsLimit] = [await value('memory.max'), await value('pids.max')];
     return {
-      memoryBytes: Number((await read('memory.current')).trim() || 0),
-      cpuUsageUs: Number(cpu?.[1] ?? 0),
-      pids: Number((await read('pids.current')).trim() || 0),
+      cpuUsageUs: field(cpu, 'usage_usec'), cpuUserUs: field(cpu, 'user_usec'), cpuSystemUs: field(cpu, 'system_usec'),
+      memoryBytes: (await value('memory.current')) ?? 0, ...(memoryLimitBytes !== undefined ? { memoryLimitBytes } : {}),
+      pids: (await value('pids.current')) ?? 0, ...(pidsLimit !== undefined ? { pidsLimit } : {}),
+      oomKills: field(events, 'oom_kill'),
     };
   }
 }
