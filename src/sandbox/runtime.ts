@@ -23,7 +23,7 @@ export interface SandboxSpec {
   hostname?: string;
   /** Seconds to wait for the guest agent; defaults by accelerator. */
   bootTimeoutS?: number;
-  /** Start by restoring a saved template VM (made on first use) instead of booting. Not with `netns`. */
+  /** Start by restoring a saved template VM (made on first use) instead of booting. */
   fromTemplate?: boolean;
   /** `rootfs` holds the roots of the containers made with createContainer rather than being one rootfs. */
   shared?: boolean;
@@ -85,7 +85,6 @@ export class SandboxRuntime {
     const id = spec.id ?? randomBytes(6).toString('hex');
     const object = `sandbox/${id}`;
     if (!ID_RE.test(id)) throw invalid(object, 'a sandbox id is 1-63 lowercase letters, digits, ".", "_" or "-"');
-    if (spec.netns && spec.fromTemplate) throw invalid(object, 'a sandbox in a pod network namespace cannot start from a template (its network device differs)');
     await checkRootfs(spec.rootfs, object);
     const [img, verdict] = [await this.guestImage(), await this.accelerator()];
     const runDir = sandboxRunDir(this.o.paths, id);
@@ -98,7 +97,7 @@ export class SandboxRuntime {
     }
     const log = this.o.log.child({ sandbox: id });
     const bootTimeoutMs = (spec.bootTimeoutS ?? DEFAULT_BOOT_TIMEOUT_S[verdict.accel]) * 1000;
-    const layout: VmLayout = { image: img, accel: verdict.accel, cpus: spec.cpus, memoryMiB: spec.memoryMiB };
+    const layout: VmLayout = { image: img, accel: verdict.accel, cpus: spec.cpus, memoryMiB: spec.memoryMiB, ...(spec.netns ? { nic: true } : {}) };
     let sandbox: Sandbox | undefined;
     try {
       const template = spec.fromTemplate ? await this.templates.ensure(layout, bootTimeoutMs) : undefined;
@@ -106,7 +105,7 @@ export class SandboxRuntime {
       const started = Date.now();
       let config = sandboxVmConfig(`sandpod-${id}`, runDir, layout, spec.rootfs);
       if (template) config = { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true };
-      if (spec.netns && network) config = { ...config, netns: spec.netns, nics: [{ id: 'net0', ifname: VM_TAP, mac: network.mac }] };
+      if (spec.netns && network) config = { ...config, netns: spec.netns, nics: [{ id: 'net0', tap: VM_TAP, mac: network.mac }] };
       const vm = await this.vmm.start(config);
       sandbox = new Sandbox(id, vm, runDir, log);
       if (spec.netns) {

@@ -21,11 +21,19 @@ export interface GuestImage {
 }
 
 /** What makes two VMs interchangeable for restoring: same image, accelerator and size. */
-export interface VmLayout { image: GuestImage; accel: Accelerator; cpus: number; memoryMiB: number }
+export interface VmLayout {
+  image: GuestImage; accel: Accelerator; cpus: number; memoryMiB: number;
+  /** A network interface (a pod on a CNI network); the guest takes the pod's MAC and addresses at setup. */
+  nic?: boolean;
+}
+
+/** The MAC a template's interface is saved with; a clone's guest replaces it with its pod's. */
+export const TEMPLATE_MAC = '02:53:50:00:00:01';
 
 /** The device list of every sandbox VM. Templates and their clones must agree on it exactly. */
 export function sandboxVmConfig(name: string, dir: string, layout: VmLayout, rootfs: string): VmConfig {
   return {
+    ...(layout.nic ? { nics: [{ id: 'net0', mac: TEMPLATE_MAC }] } : {}),
     name, accel: layout.accel, cpus: layout.cpus, memoryMiB: layout.memoryMiB,
     kernel: layout.image.vmlinux, initrd: layout.image.initramfs, cmdline: '',
     consoleLog: join(dir, 'console.log'), qmpSocket: join(dir, 'qmp.sock'), agentSocket: join(dir, 'agent.sock'),
@@ -46,7 +54,7 @@ export class TemplateStore {
 
   async key(layout: VmLayout): Promise<string> {
     const h = createHash('sha256');
-    h.update(JSON.stringify([layout.image, layout.accel, layout.cpus, layout.memoryMiB, await this.vmm.version()]));
+    h.update(JSON.stringify([layout.image, layout.accel, layout.cpus, layout.memoryMiB, Boolean(layout.nic), await this.vmm.version()]));
     return h.digest('hex').slice(0, 16);
   }
 

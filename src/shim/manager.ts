@@ -70,7 +70,9 @@ function shimRuntime(paths: SandpodPaths, log: Logger): SandboxRuntime {
 export async function shimServe(flags: ShimFlags & { socket: string }, log: Logger): Promise<void> {
   const events = new EventPublisher(process.env['TTRPC_ADDRESS'], flags.namespace, log);
   const paths = resolvePaths();
-  const tasks = new TaskService(shimRuntime(paths, log), paths, events, log);
+  // Fast start is on unless SANDPOD_TEMPLATES=off is in the shim's environment (containerd's).
+  const fromTemplate = process.env['SANDPOD_TEMPLATES'] !== 'off';
+  const tasks = new TaskService(shimRuntime(paths, log), paths, { fromTemplate }, events, log);
   const server = new TtrpcServer(log);
   let done!: () => void;
   const finished = new Promise<void>((resolve) => { done = resolve; });

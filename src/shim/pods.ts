@@ -69,13 +69,18 @@ export function podVmSize(spec: OciSpec, kind: TaskKind, object: string): VmSize
 export const networkNamespace = (spec: OciSpec): string | undefined =>
   spec.linux?.namespaces?.find((n) => n.type === 'network' && n.path)?.path;
 
-export async function startPodVm(runtime: SandboxRuntime, paths: SandpodPaths, group: string, spec: OciSpec, kind: TaskKind, object: string): Promise<PodVm> {
+export interface PodVmOptions {
+  /** Start VMs by restoring a template of their size (made on first use) rather than booting them. */
+  fromTemplate: boolean;
+}
+
+export async function startPodVm(runtime: SandboxRuntime, paths: SandpodPaths, opts: PodVmOptions, group: string, spec: OciSpec, kind: TaskKind, object: string): Promise<PodVm> {
   const share = shareDir(paths, group);
   await mkdir(share, { recursive: true });
   const netns = networkNamespace(spec);
   try {
     const sandbox = await runtime.create({
-      id: sandboxIdFor(group), rootfs: share, shared: true, ...podVmSize(spec, kind, object),
+      id: sandboxIdFor(group), rootfs: share, shared: true, ...podVmSize(spec, kind, object), fromTemplate: opts.fromTemplate,
       hostname: spec.hostname || sandboxIdFor(group), ...(netns ? { netns } : {}),
     });
     return { id: group, sandbox, share, implicit: kind !== 'sandbox', tasks: new Set() };

@@ -13,7 +13,7 @@ import type { ProcessHandle, SandboxRuntime } from '../sandbox/index.js';
 import { timestamp, type EventPublisher } from './events.js';
 import { parseOciProcess, readBundleSpec, type OciProcess, type OciSpec } from './oci.js';
 import {
-  groupOf, kindOf, mountContainerRoot, removeShare, startPodVm, unmountContainerRoot, type PodVm, type TaskKind,
+  groupOf, kindOf, mountContainerRoot, removeShare, startPodVm, unmountContainerRoot, type PodVm, type PodVmOptions, type TaskKind,
 } from './pods.js';
 import { TaskStdio, type StdioPaths } from './stdio.js';
 
@@ -78,7 +78,13 @@ export class TaskService {
   private readonly tasks = new Map<string, Task>();
   private readonly pods = new Map<string, PodVm>();
 
-  constructor(private readonly runtime: SandboxRuntime, private readonly paths: SandpodPaths, private readonly events: EventPublisher, private readonly log: Logger) {}
+  constructor(
+    private readonly runtime: SandboxRuntime,
+    private readonly paths: SandpodPaths,
+    private readonly opts: PodVmOptions,
+    private readonly events: EventPublisher,
+    private readonly log: Logger,
+  ) {}
 
   get taskCount(): number { return this.tasks.size; }
 
@@ -136,7 +142,7 @@ export class TaskService {
   }
 
   private async startPod(group: string, spec: OciSpec, kind: TaskKind, object: string): Promise<PodVm> {
-    const pod = await startPodVm(this.runtime, this.paths, group, spec, kind, object);
+    const pod = await startPodVm(this.runtime, this.paths, this.opts, group, spec, kind, object);
     this.pods.set(group, pod);
     void pod.sandbox.vm.exited.then(() => this.onVmExit(pod));
     this.log.info('pod vm started', { pod: group, vmPid: pod.sandbox.vm.pid, cpus: pod.sandbox.vm.config.cpus, memoryMiB: pod.sandbox.vm.config.memoryMiB });

@@ -7,8 +7,11 @@ export type AcceleratorChoice = Accelerator | 'auto';
 
 export interface VmDisk { id: string; path: string; readOnly: boolean }
 export interface VmShare { id: string; tag: string; path: string }
-/** A network interface on a tap named `ifname` in the VM's network namespace; the guest sees `mac`. */
-export interface VmNic { id: string; ifname: string; mac: string }
+/**
+ * A network interface the guest sees with `mac`, backed by the tap named `tap` in the VM's network
+ * namespace; without a tap it is attached to nothing (a template's placeholder, rewired on restore).
+ */
+export interface VmNic { id: string; mac: string; tap?: string }
 
 export interface VmConfig {
   /** Names the VM in logs and the process list. */

@@ -12,11 +12,14 @@ import {
 } from '../../protocol/index.js';
 import { SandpodError, describeError } from '../../errors.js';
 import { BUSYBOX, MOUNT_ROOTFS_SCRIPT, PREPARE_ROOT_SCRIPT, RESEED_TOOL, SANDBOX_ROOT, SPAWN_TOOL } from '../layout.js';
+import { runCommands } from './commands.js';
 import { findExecutable, isDirectoryInRoot } from './resolve.js';
-import { runTool } from '../../run-tool.js';
 import { capabilityMask } from './capabilities.js';
 import { Containers, type Container } from './containers.js';
-import { configureNetwork } from './network.js';
+import { networkCommands } from './network.js';
+
+/** Where the host's entropy waits for the reseed tool during setup (tmpfs, removed right after). */
+const ENTROPY_FILE = '/run/sandpod-entropy';
 
 type Send = (m: GuestMessage) => Promise<void>;
 
@@ -101,14 +104,19 @@ export class GuestAgent {
 
   private async setup(msg: Extract<HostRequest, { type: 'setup' }>): Promise<unknown> {
     if (this.rootReady) throw new SandpodError('FailedPrecondition', 'the sandbox rootfs is already mounted');
-    if (msg.entropy) await runTool('guest', RESEED_TOOL, [], { input: Buffer.from(msg.entropy, 'base64') });
-    if (msg.clockMs) await runTool('guest', BUSYBOX, ['date', '-s', `@${Math.floor(msg.clockMs / 1000)}`]);
     writeFileSync('/proc/sys/kernel/hostname', msg.hostname);
-    await runTool('guest', BUSYBOX, ['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, msg.rootfsTag]);
-    if (!msg.shared) await runTool('guest', BUSYBOX, ['sh', PREPARE_ROOT_SCRIPT, SANDBOX_ROOT]);
-    const device = msg.network ? await configureNetwork(msg.network) : undefined;
+    const commands: string[][] = [];
+    if (msg.entropy) {
+      writeFileSync(ENTROPY_FILE, Buffer.from(msg.entropy, 'base64'), { mode: 0o600 });
+      commands.push(['sh', '-c', `${RESEED_TOOL} < ${ENTROPY_FILE}; rc=$?; rm -f ${ENTROPY_FILE}; exit $rc`]);
+    }
+    if (msg.clockMs) commands.push(['date', '-s', `@${Math.floor(msg.clockMs / 1000)}`]);
+    commands.push(['sh', MOUNT_ROOTFS_SCRIPT, SANDBOX_ROOT, msg.rootfsTag]);
+    if (!msg.shared) commands.push(['sh', PREPARE_ROOT_SCRIPT, SANDBOX_ROOT]);
+    const network = msg.network ? await networkCommands(msg.network) : undefined;
+    await runCommands([...commands, ...(network?.commands ?? [])]);
     this.rootReady = true;
-    return device ? { device } : {};
+    return network ? { device: network.device } : {};
   }
 
   private async exec(id: string, spec: ProcessSpec): Promise<unknown> {

@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import { SandpodError } from '../../errors.js';
 import type { ContainerSpec, ContainerStats } from '../../protocol/index.js';
 import { runTool } from '../../run-tool.js';
+import { runCommands } from './commands.js';
 import { BUSYBOX, CGROUP_ROOT, PREPARE_ROOT_SCRIPT, SANDBOX_ROOT } from '../layout.js';
 
 export interface Container {
@@ -62,7 +63,7 @@ export class Containers {
       if (procs.trim() === '') break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    for (const m of ROOT_MOUNTS) await runTool('guest', BUSYBOX, ['umount', '-l', posix.join(c.root, m)]).catch(() => undefined);
+    await runCommands(ROOT_MOUNTS.map((m) => ['sh', '-c', 'umount -l "$1" 2>/dev/null || true', 'umount', posix.join(c.root, m)]));
     await rmdir(c.cgroup).catch((err: Error) => { throw new SandpodError('Internal', `container ${id}: cannot remove its cgroup: ${err.message}`); });
     this.byId.delete(id);
   }
