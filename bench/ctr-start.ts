@@ -7,11 +7,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureGuestImage } from '../src/guest/index.js';
 import { busyboxImageArchive, BUSYBOX_IMAGE } from '../src/images/index.js';
 import { resolvePaths } from '../src/paths.js';
 import { startContainerd, type TestContainerd } from '../test/e2e/containerd.js';
-import { repoRoot } from '../test/e2e/helpers.js';
+import { shimEnvironment } from '../test/e2e/helpers.js';
 
 const RUNS = Math.max(5, Number(process.env['BENCH_RUNS'] ?? 5));
 
@@ -38,10 +37,8 @@ interface Mode { name: string; runtime: string[]; env: Record<string, string>; w
 
 async function main(): Promise<void> {
   const base = await mkdtemp(join(tmpdir(), 'sandpod-bench-ctr-'));
-  const roots = { SANDPOD_RUN_DIR: join(base, 'run'), SANDPOD_STATE_DIR: join(base, 'state') };
-  const env = { ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`, ...roots };
   try {
-    await ensureGuestImage(resolvePaths({ runRoot: roots.SANDPOD_RUN_DIR, stateRoot: roots.SANDPOD_STATE_DIR }));
+    const env = await shimEnvironment(base);
     const image = await busyboxImageArchive(resolvePaths());
     const shim = ['--runtime', 'io.containerd.sandpod.v2'];
     const modes: Mode[] = [

@@ -4,27 +4,23 @@
  * the host reaches it, ExecSync works, a QEMU killed from outside ends the containers non-zero, and
  * StopPodSandbox + RemovePodSandbox leave no QEMU, tap, netns, mount or socket behind.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureGuestImage } from '../../src/guest/index.js';
-import { resolvePaths } from '../../src/paths.js';
 import { runTool } from '../../src/run-tool.js';
 import { shimSocketPath } from '../../src/shim/manager.js';
 import { waitUntil } from '../../src/wait.js';
 import { criTestContext, runTestPod, startTestContainer, waitContainerState, type TestPod } from './cri-helpers.js';
-import { processesWhere, repoRoot } from './helpers.js';
+import { processesWhere, shimEnvironment } from './helpers.js';
 
 const roots = mkdtempSync(join(tmpdir(), 'sandpod-e2e-cri-vm-roots-'));
-const env = {
-  ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`,
-  SANDPOD_RUN_DIR: join(roots, 'run'), SANDPOD_STATE_DIR: join(roots, 'state'),
-};
-before(() => ensureGuestImage(resolvePaths({ runRoot: env.SANDPOD_RUN_DIR, stateRoot: env.SANDPOD_STATE_DIR })));
+const env: NodeJS.ProcessEnv = {};
+before(async () => { Object.assign(env, await shimEnvironment(roots)); });
 const ctx = criTestContext('cri-vm', { env });
+after(() => rm(roots, { recursive: true, force: true }));
 
 const qemus = (podId = ''): Promise<number[]> => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(roots) && cmd.includes(`sandpod-${podId.slice(0, 24)}`));
 const exec = async (id: string, cmd: string[]): Promise<{ out: string; code: number }> => {

@@ -31,6 +31,16 @@ export async function testRoots(name: string): Promise<TestRoots> {
 
 export { busyboxRootfs } from '../../src/images/index.js';
 
+/**
+ * The environment for a containerd whose shims are this checkout's (bin/ first on PATH), with Sandpod's
+ * state and run roots under `base`; the guest image those shims boot is built (or found in the cache) first.
+ */
+export async function shimEnvironment(base: string): Promise<NodeJS.ProcessEnv> {
+  const [run, state] = [join(base, 'run'), join(base, 'state')];
+  await ensureGuestImage(resolvePaths({ runRoot: run, stateRoot: state }));
+  return { ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`, SANDPOD_RUN_DIR: run, SANDPOD_STATE_DIR: state };
+}
+
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
 export function sandpod(args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<CliResult> {

@@ -8,24 +8,18 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureGuestImage } from '../../src/guest/index.js';
-import { busyboxRootfs, writeOciArchive } from '../../src/images/index.js';
+import { busyboxImageArchive, BUSYBOX_IMAGE as IMAGE } from '../../src/images/index.js';
 import { resolvePaths } from '../../src/paths.js';
 import { startContainerd } from './containerd.js';
 import * as pty from 'node-pty';
 import { waitUntil } from '../../src/wait.js';
-import { processesWhere, repoRoot } from './helpers.js';
+import { processesWhere, shimEnvironment } from './helpers.js';
 
-const IMAGE = 'sandpod.local/busybox:latest';
 const SHIM = ['--runtime', 'io.containerd.sandpod.v2'];
 
 test('ctr runs tasks through the Sandpod shim in VMs, beside runc', async (t) => {
   const base = await mkdtemp(join(tmpdir(), 'sandpod-e2e-shim-'));
-  const env = {
-    ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`,
-    SANDPOD_RUN_DIR: join(base, 'run'), SANDPOD_STATE_DIR: join(base, 'state'),
-  };
-  await ensureGuestImage(resolvePaths({ runRoot: env.SANDPOD_RUN_DIR, stateRoot: env.SANDPOD_STATE_DIR }));
+  const env = await shimEnvironment(base);
   const containerd = await startContainerd(join(base, 'containerd'), env);
   t.after(async () => {
     await containerd.stop();
@@ -38,9 +32,7 @@ test('ctr runs tasks through the Sandpod shim in VMs, beside runc', async (t) =>
     await rm(base, { recursive: true, force: true });
     assert.deepEqual(left, [], 'nothing of the tasks is left');
   });
-  const rootfs = await busyboxRootfs(join(base, 'rootfs'));
-  await writeOciArchive(rootfs, { name: IMAGE, cmd: ['sh'] }, join(base, 'busybox.tar'));
-  await containerd.ctr(['images', 'import', join(base, 'busybox.tar')]);
+  await containerd.importImage(await busyboxImageArchive(resolvePaths()));
   const hostKernel = (await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim();
 
   const vm = await containerd.ctr(['run', '--rm', ...SHIM, IMAGE, 'vm1', 'uname', '-r']);

@@ -12,14 +12,12 @@ import { mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureGuestImage } from '../../src/guest/index.js';
-import { busyboxRootfs, writeOciArchive } from '../../src/images/index.js';
+import { busyboxImageArchive, BUSYBOX_IMAGE as IMAGE } from '../../src/images/index.js';
 import { resolvePaths } from '../../src/paths.js';
 import { waitUntil } from '../../src/wait.js';
 import { startContainerd } from './containerd.js';
-import { processesWhere, repoRoot } from './helpers.js';
+import { processesWhere, shimEnvironment } from './helpers.js';
 
-const IMAGE = 'sandpod.local/busybox:latest';
 const SHIM = ['--runtime', 'io.containerd.sandpod.v2'];
 const sh = promisify(execFile);
 
@@ -53,11 +51,7 @@ const qemuOf = async (pod: string): Promise<number[]> => processesWhere((cmd) =>
 
 test('containers of a pod share one VM, the pod network, and go with it', async (t) => {
   const base = await mkdtemp(join(tmpdir(), 'sandpod-e2e-pod-'));
-  const env = {
-    ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`,
-    SANDPOD_RUN_DIR: join(base, 'run'), SANDPOD_STATE_DIR: join(base, 'state'),
-  };
-  await ensureGuestImage(resolvePaths({ runRoot: env.SANDPOD_RUN_DIR, stateRoot: env.SANDPOD_STATE_DIR }));
+  const env = await shimEnvironment(base);
   const net = await podNetns(t);
   const containerd = await startContainerd(join(base, 'containerd'), env);
   t.after(async () => {
@@ -72,9 +66,7 @@ test('containers of a pod share one VM, the pod network, and go with it', async 
     await rm(base, { recursive: true, force: true });
     assert.deepEqual(left, [], 'nothing of the pods is left');
   });
-  const rootfs = await busyboxRootfs(join(base, 'rootfs'));
-  await writeOciArchive(rootfs, { name: IMAGE, cmd: ['sh'] }, join(base, 'busybox.tar'));
-  await containerd.ctr(['images', 'import', join(base, 'busybox.tar')]);
+  await containerd.importImage(await busyboxImageArchive(resolvePaths()));
 
   // The pod: 2 vCPUs and 256Mi from the sandbox annotations, in the pod's network namespace.
   await containerd.ctr(['run', '-d', ...SHIM, '--with-ns', `network:${net.path}`, ...criAnnotations('pod1', 'sandbox', {
