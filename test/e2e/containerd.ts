@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { PAUSE_IMAGE, type ImageArchive } from '../../src/images/index.js';
 import { runTool } from '../../src/run-tool.js';
 import { waitUntil } from '../../src/wait.js';
-import { processesWhere } from './helpers.js';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { processesWhere, shimEnvironment } from './helpers.js';
 
 /** The runtime handlers of the CRI configuration: RunPodSandbox's `runtime_handler` names one of them. */
 export const RUNTIME_HANDLERS = { runc: 'io.containerd.runc.v2', 'sandpod-vm': 'io.containerd.sandpod.v2' } as const;
@@ -237,4 +240,27 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
       return left;
     },
   };
+}
+
+/**
+ * A private containerd (CRI off) for a ctr-driven shim test: its shims are this checkout's and Sandpod's roots
+ * sit under one temporary directory. After the test it is stopped, and nothing of its tasks (process, VM run
+ * directory, share, mount) may be left.
+ */
+export async function shimTestContainerd(t: { after(fn: () => Promise<void>): void }, name: string): Promise<TestContainerd> {
+  const base = await mkdtemp(join(tmpdir(), `sandpod-e2e-${name}-`));
+  const containerd = await startContainerd(join(base, 'containerd'), await shimEnvironment(base));
+  t.after(async () => {
+    const left = await containerd.cleanup();
+    await rmdir('/run/containerd/runc/sandpod-test').catch(() => undefined);
+    left.push(
+      ...(await processesWhere((cmd) => cmd.includes(base))).map((p) => `process ${p}`),
+      ...(await readdir(join(base, 'run', 'sandboxes')).catch(() => [])).map((d) => `run dir ${d}`),
+      ...(await readdir(join(base, 'run', 'shares')).catch(() => [])).map((d) => `share ${d}`),
+      ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(base)).map((l) => `mount ${l}`),
+    );
+    await rm(base, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'nothing of the tasks is left');
+  });
+  return containerd;
 }

@@ -5,33 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { busyboxImageArchive, BUSYBOX_IMAGE as IMAGE } from '../../src/images/index.js';
 import { resolvePaths } from '../../src/paths.js';
-import { startContainerd } from './containerd.js';
+import { shimTestContainerd } from './containerd.js';
 import * as pty from 'node-pty';
 import { waitUntil } from '../../src/wait.js';
-import { processesWhere, shimEnvironment } from './helpers.js';
 
 const SHIM = ['--runtime', 'io.containerd.sandpod.v2'];
 
 test('ctr runs tasks through the Sandpod shim in VMs, beside runc', async (t) => {
-  const base = await mkdtemp(join(tmpdir(), 'sandpod-e2e-shim-'));
-  const env = await shimEnvironment(base);
-  const containerd = await startContainerd(join(base, 'containerd'), env);
-  t.after(async () => {
-    await containerd.stop();
-    await rmdir('/run/containerd/runc/sandpod-test').catch(() => undefined);
-    const left = [
-      ...(await processesWhere((cmd) => cmd.includes(base))).map((p) => `process ${p}`),
-      ...(await readdir(join(base, 'run', 'sandboxes')).catch(() => [])).map((d) => `run dir ${d}`),
-      ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(base)).map((l) => `mount ${l}`),
-    ];
-    await rm(base, { recursive: true, force: true });
-    assert.deepEqual(left, [], 'nothing of the tasks is left');
-  });
+  const containerd = await shimTestContainerd(t, 'shim');
   await containerd.importImage(await busyboxImageArchive(resolvePaths()));
   const hostKernel = (await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim();
 
@@ -64,7 +48,7 @@ test('ctr runs tasks through the Sandpod shim in VMs, beside runc', async (t) =>
 
   // `ctr run -t`: an interactive shell in the VM under a real pty, resized, with its exit code.
   const term = pty.spawn('ctr', ['--address', containerd.address, '--namespace', 'sandpod-test', 'run', '-t', '--rm', ...SHIM, IMAGE, 'vm5', 'sh'],
-    { cols: 100, rows: 30, env: env as Record<string, string> });
+    { cols: 100, rows: 30, env: process.env as Record<string, string> });
   let screen = '';
   term.onData((d) => { screen += d; });
   const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));

@@ -8,15 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { busyboxImageArchive, BUSYBOX_IMAGE as IMAGE } from '../../src/images/index.js';
 import { resolvePaths } from '../../src/paths.js';
 import { waitUntil } from '../../src/wait.js';
-import { startContainerd } from './containerd.js';
-import { processesWhere, shimEnvironment } from './helpers.js';
+import { shimTestContainerd } from './containerd.js';
+import { processesWhere } from './helpers.js';
 
 const SHIM = ['--runtime', 'io.containerd.sandpod.v2'];
 const sh = promisify(execFile);
@@ -50,22 +47,8 @@ async function podNetns(t: { after(fn: () => Promise<void>): void }): Promise<{ 
 const qemuOf = async (pod: string): Promise<number[]> => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(`sandpod-${pod}\0`));
 
 test('containers of a pod share one VM, the pod network, and go with it', async (t) => {
-  const base = await mkdtemp(join(tmpdir(), 'sandpod-e2e-pod-'));
-  const env = await shimEnvironment(base);
   const net = await podNetns(t);
-  const containerd = await startContainerd(join(base, 'containerd'), env);
-  t.after(async () => {
-    await containerd.stop();
-    await rmdir('/run/containerd/runc/sandpod-test').catch(() => undefined);
-    const left = [
-      ...(await processesWhere((cmd) => cmd.includes(base) || (cmd.startsWith('qemu-system') && cmd.includes('sandpod-pod')))).map((p) => `process ${p}`),
-      ...(await readdir(join(base, 'run', 'sandboxes')).catch(() => [])).map((d) => `run dir ${d}`),
-      ...(await readdir(join(base, 'run', 'shares')).catch(() => [])).map((d) => `share ${d}`),
-      ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(base)).map((l) => `mount ${l}`),
-    ];
-    await rm(base, { recursive: true, force: true });
-    assert.deepEqual(left, [], 'nothing of the pods is left');
-  });
+  const containerd = await shimTestContainerd(t, 'pod');
   await containerd.importImage(await busyboxImageArchive(resolvePaths()));
 
   // The pod: 2 vCPUs and 256Mi from the sandbox annotations, in the pod's network namespace.
