@@ -49,15 +49,20 @@ export const guestNetworkSchema = z.object({
 }).strict();
 export type GuestNetwork = z.infer<typeof guestNetworkSchema>;
 
-/** A container inside the sandbox: its root below the shared directory and its cgroup limits. */
-export const containerSpecSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/),
-  /** Path of its root filesystem relative to the shared directory. */
-  root: z.string().min(1).regex(/^[^/]/).refine((r) => !r.split('/').includes('..'), 'must stay inside the shared directory'),
+/** A container's cgroup limits; an absent one is left as it is. */
+export const containerLimitsSchema = z.object({
   memoryBytes: z.number().int().positive().optional(),
   cpuQuotaUs: z.number().int().positive().optional(),
   cpuPeriodUs: z.number().int().positive().optional(),
   pidsMax: z.number().int().positive().optional(),
+}).strict();
+export type ContainerLimits = z.infer<typeof containerLimitsSchema>;
+
+/** A container inside the sandbox: its root below the shared directory and its cgroup limits. */
+export const containerSpecSchema = containerLimitsSchema.extend({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/),
+  /** Path of its root filesystem relative to the shared directory. */
+  root: z.string().min(1).regex(/^[^/]/).refine((r) => !r.split('/').includes('..'), 'must stay inside the shared directory'),
 }).strict();
 export type ContainerSpec = z.infer<typeof containerSpecSchema>;
 
@@ -78,6 +83,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('create-container'), id: reqId, container: containerSpecSchema }).strict(),
   z.object({ type: z.literal('remove-container'), id: reqId, container: z.string().min(1).max(128) }).strict(),
   z.object({ type: z.literal('container-stats'), id: reqId, container: z.string().min(1).max(128) }).strict(),
+  z.object({ type: z.literal('update-container'), id: reqId, container: z.string().min(1).max(128), limits: containerLimitsSchema }).strict(),
   z.object({ type: z.literal('exec'), id: reqId, proc: procId, spec: processSpecSchema }).strict(),
   z.object({ type: z.literal('stdin'), proc: procId, data: base64 }).strict(),
   z.object({ type: z.literal('close-stdin'), proc: procId }).strict(),

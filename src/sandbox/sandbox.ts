@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { containerStatsSchema, type ContainerSpec, type ContainerStats, type GuestNetwork, type ReadyInfo, type ProcessSpec } from '../protocol/index.js';
+import { containerStatsSchema, type ContainerLimits, type ContainerSpec, type ContainerStats, type GuestNetwork, type ReadyInfo, type ProcessSpec } from '../protocol/index.js';
 import { failedPrecondition, SandpodError, timeout, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { waitUntil } from '../wait.js';
@@ -123,6 +123,11 @@ export class Sandbox {
   async createContainer(spec: ContainerSpec): Promise<void> {
     if (this.stateValue !== 'running') throw failedPrecondition(this.object, `cannot create container ${spec.id} in a sandbox that is ${this.stateValue}`);
     await this.agent.request({ type: 'create-container', container: spec });
+  }
+
+  async updateContainer(id: string, limits: ContainerLimits): Promise<void> {
+    if (this.stateValue !== 'running') throw failedPrecondition(this.object, `cannot update container ${id}: the sandbox is ${this.stateValue}`);
+    await this.agent.request({ type: 'update-container', container: id, limits });
   }
 
   async containerStats(id: string): Promise<ContainerStats> {

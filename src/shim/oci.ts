@@ -16,17 +16,20 @@ export const ociProcessSchema = z.object({
 }).passthrough();
 export type OciProcess = z.infer<typeof ociProcessSchema>;
 
+const linuxResourcesSchema = z.object({
+  cpu: z.object({ quota: z.number().optional(), period: z.number().optional() }).passthrough().optional(),
+  memory: z.object({ limit: z.number().optional() }).passthrough().optional(),
+  pids: z.object({ limit: z.number().optional() }).passthrough().optional(),
+}).passthrough();
+export type LinuxResources = z.infer<typeof linuxResourcesSchema>;
+
 const specSchema = z.object({
   process: ociProcessSchema,
   hostname: z.string().optional(),
   mounts: z.array(z.object({ destination: z.string(), type: z.string().optional(), source: z.string().optional(), options: z.array(z.string()).optional() }).passthrough()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   linux: z.object({
-    resources: z.object({
-      cpu: z.object({ quota: z.number().optional(), period: z.number().optional() }).passthrough().optional(),
-      memory: z.object({ limit: z.number().optional() }).passthrough().optional(),
-      pids: z.object({ limit: z.number().optional() }).passthrough().optional(),
-    }).passthrough().optional(),
+    resources: linuxResourcesSchema.optional(),
     namespaces: z.array(z.object({ type: z.string(), path: z.string().optional() }).passthrough()).optional(),
   }).passthrough().optional(),
 }).passthrough();
@@ -42,6 +45,13 @@ export async function readBundleSpec(bundle: string, object: string): Promise<Oc
   }
   const parsed = specSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw invalid(object, `the bundle's config.json is not a usable OCI spec: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+/** The LinuxResources JSON of an Update request (CRI's UpdateContainerResources). */
+export function parseLinuxResources(json: Buffer, object: string): LinuxResources {
+  const parsed = linuxResourcesSchema.safeParse(JSON.parse(json.toString('utf8')));
+  if (!parsed.success) throw invalid(object, `update resources are invalid: ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 }
 

@@ -8,10 +8,10 @@ import { constants } from 'node:os';
 import { failedPrecondition, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SandpodPaths } from '../paths.js';
-import type { ContainerSpec, ProcessSpec } from '../protocol/index.js';
+import type { ContainerLimits, ProcessSpec } from '../protocol/index.js';
 import type { ProcessHandle, SandboxRuntime } from '../sandbox/index.js';
 import { timestamp, type EventPublisher } from './events.js';
-import { parseOciProcess, readBundleSpec, type OciProcess, type OciSpec } from './oci.js';
+import { parseLinuxResources, parseOciProcess, readBundleSpec, type LinuxResources, type OciProcess, type OciSpec } from './oci.js';
 import {
   groupOf, kindOf, mountContainerRoot, removeShare, startPodVm, unmountContainerRoot, type PodVm, type PodVmOptions, type TaskKind,
 } from './pods.js';
@@ -64,12 +64,11 @@ function processSpec(p: OciProcess, terminal: boolean, container: string, init: 
   };
 }
 
-function containerSpec(id: string, spec: OciSpec): ContainerSpec {
-  const r = spec.linux?.resources;
+/** cgroup limits from OCI resources; unset and non-positive values (e.g. quota -1) set nothing. */
+function containerLimits(r: LinuxResources | undefined): ContainerLimits {
   const pos = (n: number | undefined): number | undefined => (n !== undefined && n > 0 ? Math.floor(n) : undefined);
   const [memoryBytes, cpuQuotaUs, cpuPeriodUs, pidsMax] = [pos(r?.memory?.limit), pos(r?.cpu?.quota), pos(r?.cpu?.period), pos(r?.pids?.limit)];
   return {
-    id, root: id,
     ...(memoryBytes ? { memoryBytes } : {}), ...(cpuQuotaUs ? { cpuQuotaUs } : {}), ...(cpuPeriodUs ? { cpuPeriodUs } : {}), ...(pidsMax ? { pidsMax } : {}),
   };
 }
@@ -120,7 +119,7 @@ export class TaskService {
       if (kind === 'container') {
         await mountContainerRoot(req.bundle, req.rootfs, spec.mounts ?? [], pod.share, req.id);
         try {
-          await pod.sandbox.createContainer(containerSpec(req.id, spec));
+          await pod.sandbox.createContainer({ id: req.id, root: req.id, ...containerLimits(spec.linux?.resources) });
         } catch (err) {
           await unmountContainerRoot(req.bundle, pod.share, req.id, this.log);
           throw err;
@@ -283,6 +282,13 @@ export class TaskService {
       memory: { usage: s.memoryBytes, usage_limit: s.memoryLimitBytes ?? 0 },
       memory_events: { oom_kill: s.oomKills },
     };
+  }
+
+  /** New resources for a running container (JSON LinuxResources); a pod sandbox's VM keeps its size. */
+  async update(id: string, resourcesJson: Buffer | undefined): Promise<void> {
+    const t = this.task(id);
+    if (t.kind === 'sandbox' || !resourcesJson) return;
+    await t.pod.sandbox.updateContainer(id, containerLimits(parseLinuxResources(resourcesJson, `task/${id}`)));
   }
 
   pids(id: string): number[] { return [this.vmPid(this.task(id))]; }

@@ -54,7 +54,10 @@ export function registerTaskService(server: TtrpcServer, tasks: TaskService, hoo
     Stats: method<{ id: string }>('StatsRequest', 'StatsResponse', async (r) => ({
       stats: { type_url: METRICS_TYPE, value: encodeMessage(metricsType, await tasks.stats(r.id)) },
     })),
-    Update: method<{ id: string }>('UpdateTaskRequest', 'Empty', (r) => { tasks.pids(r.id); return {}; }),
+    Update: method<{ id: string; resources?: { type_url: string; value: Buffer } | null }>('UpdateTaskRequest', 'Empty', async (r) => {
+      await tasks.update(r.id, r.resources?.value);
+      return {};
+    }),
     Connect: method<{ id: string }>('ConnectRequest', 'ConnectResponse', (r) => ({ shim_pid: hooks.shimPid, task_pid: tasks.taskPid(r.id), version: 'sandpod-v2' })),
     Shutdown: method<{ id: string; now: boolean }>('ShutdownRequest', 'Empty', (r) => { hooks.onShutdown(r.now); return {}; }),
     Pause: unimplemented('Pause'),

@@ -217,7 +217,8 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
         left.push(`process ${pid}: ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim()}`);
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
       }
-      if (cri) left.push(...(await removeCgroups(cri.cgroupParent)));
+      // runc puts ctr's containers under a cgroup named after the containerd namespace.
+      left.push(...(await removeCgroups(cri ? cri.cgroupParent : `/${namespace}`)));
       const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '')
         .filter((m) => m.startsWith(`${base}/`) || netnses.has(m)).reverse();
       for (const m of mounts) {
@@ -253,12 +254,17 @@ export async function shimTestContainerd(t: { after(fn: () => Promise<void>): vo
   t.after(async () => {
     const left = await containerd.cleanup();
     await rmdir('/run/containerd/runc/sandpod-test').catch(() => undefined);
+    const processes = await processesWhere((cmd) => cmd.includes(base));
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${base}/`));
     left.push(
-      ...(await processesWhere((cmd) => cmd.includes(base))).map((p) => `process ${p}`),
+      ...processes.map((p) => `process ${p}`),
       ...(await readdir(join(base, 'run', 'sandboxes')).catch(() => [])).map((d) => `run dir ${d}`),
       ...(await readdir(join(base, 'run', 'shares')).catch(() => [])).map((d) => `share ${d}`),
-      ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(base)).map((l) => `mount ${l}`),
+      ...mounts.map((m) => `mount ${m}`),
     );
+    // Whatever was reported goes, so a failed test does not leave VMs or mounts on the machine.
+    for (const pid of processes) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const m of mounts.reverse()) await runTool('test-cleanup', 'umount', ['-l', m]).catch(() => undefined);
     await rm(base, { recursive: true, force: true });
     assert.deepEqual(left, [], 'nothing of the tasks is left');
   });

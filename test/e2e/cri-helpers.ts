@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriClient, type ContainerState, type ContainerStatus, type Input, type LinuxContainerResources, type PodSandboxConfig, type PodSandboxStatus } from '../../src/cri/index.js';
+import { CriClient, type ContainerState, type ContainerStatus, type Input, type LinuxContainerResources, type LinuxContainerSecurityContext, type PodSandboxConfig, type PodSandboxStatus } from '../../src/cri/index.js';
 import { busyboxImageArchive, pauseImageArchive, BUSYBOX_IMAGE, type ImageArchive } from '../../src/images/index.js';
 import { createLogger } from '../../src/log.js';
 import { resolvePaths } from '../../src/paths.js';
@@ -132,6 +132,8 @@ export interface TestContainerSpec {
   command: string[];
   args?: string[];
   resources?: Input<LinuxContainerResources>;
+  /** Merged over the pod-network, private-PID namespace options every test container gets. */
+  securityContext?: Input<LinuxContainerSecurityContext>;
 }
 
 /** CreateContainer + StartContainer in a pod; resolves when ContainerStatus says running. */
@@ -146,7 +148,7 @@ export async function startTestContainer(ctx: CriTestContext, pod: TestPod, spec
       args: spec.args ?? [],
       log_path: `${spec.name}.log`,
       linux: {
-        security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+        security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, ...spec.securityContext },
         ...(spec.resources ? { resources: spec.resources } : {}),
       },
     },

@@ -73,6 +73,19 @@ test('a sandpod-vm pod: one VM for its containers, the CNI address in the guest,
   assert.match(addr.out, new RegExp(`inet ${pod.ip.replaceAll('.', '\\.')}/24`), 'the guest holds the CNI address');
   const ping = await exec(side, ['ping', '-c', '1', '-W', '5', ctx.network.gateway]);
   assert.equal(ping.code, 0, `the VM pod reaches the bridge gateway: ${ping.out}`);
+  // User and capabilities from the container's security context, enforced inside the guest.
+  const nobody = await startTestContainer(ctx, pod, {
+    name: 'nobody', command: ['sleep', '1000'], securityContext: { run_as_user: { value: 65534 } },
+  });
+  assert.equal((await exec(nobody, ['id', '-u'])).out.trim(), '65534', 'runAsUser reaches the process');
+  assert.notEqual((await exec(side, ['ip', 'link', 'set', 'lo', 'mtu', '1500'])).code, 0, 'NET_ADMIN is not in the default set');
+  const admin = await startTestContainer(ctx, pod, {
+    name: 'admin', command: ['sleep', '1000'], securityContext: { capabilities: { add_capabilities: ['NET_ADMIN'] } },
+  });
+  const mtu = await exec(admin, ['sh', '-c', 'ip link set lo mtu 1500 && ip link show lo']);
+  assert.equal(mtu.code, 0, `an added NET_ADMIN works inside the VM: ${mtu.out}`);
+  assert.match(mtu.out, /mtu 1500/);
+
   const hosts = await exec(side, ['cat', '/etc/hostname']);
   assert.equal(hosts.out.trim(), 'vmweb', 'CRI\'s /etc/hostname reaches the container');
 
@@ -85,6 +98,9 @@ test('a sandpod-vm pod: one VM for its containers, the CNI address in the guest,
   const { stats } = await ctx.cri.containerStats({ container_id: side });
   assert.ok((stats?.memory?.working_set_bytes?.value ?? 0) > 0, 'ContainerStats has the memory the container uses in the guest');
   assert.ok((stats?.cpu?.usage_core_nano_seconds?.value ?? 0) > 0, 'and the CPU time it used');
+  await ctx.cri.updateContainerResources({ container_id: side, linux: { memory_limit_in_bytes: 100 * 2 ** 20 } });
+  const available = (await ctx.cri.containerStats({ container_id: side })).stats?.memory?.available_bytes?.value ?? 0;
+  assert.ok(available > 0 && available < 100 * 2 ** 20, `UpdateContainerResources set the container's memory limit in the guest (available ${available})`);
 
   // A container over its memory limit is OOM-killed inside the guest, and CRI hears of it.
   const hog = await startTestContainer(ctx, pod, {

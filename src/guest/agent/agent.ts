@@ -97,6 +97,7 @@ export class GuestAgent {
       }
       case 'remove-container': await this.containers.remove(msg.container); return {};
       case 'container-stats': return this.containers.stats(msg.container);
+      case 'update-container': await this.containers.update(msg.container, msg.limits); return {};
       case 'signal': return this.signal(msg.proc, msg.signal);
       case 'shutdown': return {};
     }

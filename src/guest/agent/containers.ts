@@ -5,7 +5,7 @@
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { SandpodError } from '../../errors.js';
-import type { ContainerSpec, ContainerStats } from '../../protocol/index.js';
+import type { ContainerLimits, ContainerSpec, ContainerStats } from '../../protocol/index.js';
 import { runTool } from '../../run-tool.js';
 import { runCommands } from './commands.js';
 import { BUSYBOX, CGROUP_ROOT, PREPARE_ROOT_SCRIPT, SANDBOX_ROOT } from '../layout.js';
@@ -16,6 +16,20 @@ export interface Container {
   cgroup: string;
   /** The sandpod-spawn holding the container's namespaces, while its first process runs. */
   initPid?: number;
+}
+
+async function setLimits(c: Container, l: ContainerLimits): Promise<void> {
+  const limits: [string, string | undefined][] = [
+    ['memory.max', l.memoryBytes?.toString()],
+    ['memory.swap.max', l.memoryBytes ? '0' : undefined],
+    ['cpu.max', l.cpuQuotaUs ? `${l.cpuQuotaUs} ${l.cpuPeriodUs ?? 100000}` : undefined],
+    ['pids.max', l.pidsMax?.toString()],
+  ];
+  for (const [file, value] of limits) {
+    if (value !== undefined) await writeFile(posix.join(c.cgroup, file), value).catch((err: Error) => {
+      if (file !== 'memory.swap.max') throw new SandpodError('Invalid', `container ${c.id}: cannot set ${file} to ${value}: ${err.message}`);
+    });
+  }
 }
 
 /** Mount points prepare-root makes inside a root, innermost first (the order to unmount them). */
@@ -38,21 +52,14 @@ export class Containers {
     const cgroup = posix.join(CGROUP_ROOT, `ctr-${spec.id}`);
     await runTool('guest', BUSYBOX, ['sh', PREPARE_ROOT_SCRIPT, root]);
     await mkdir(cgroup);
-    const limits: [string, string | undefined][] = [
-      ['memory.max', spec.memoryBytes?.toString()],
-      ['memory.swap.max', spec.memoryBytes ? '0' : undefined],
-      ['cpu.max', spec.cpuQuotaUs ? `${spec.cpuQuotaUs} ${spec.cpuPeriodUs ?? 100000}` : undefined],
-      ['pids.max', spec.pidsMax?.toString()],
-    ];
-    for (const [file, value] of limits) {
-      if (value !== undefined) await writeFile(posix.join(cgroup, file), value).catch((err: Error) => {
-        if (file !== 'memory.swap.max') throw new SandpodError('Invalid', `container ${spec.id}: cannot set ${file} to ${value}: ${err.message}`);
-      });
-    }
     const c: Container = { id: spec.id, root, cgroup };
+    await setLimits(c, spec);
     this.byId.set(spec.id, c);
     return c;
   }
+
+  /** New limits for a container's cgroup (CRI's UpdateContainerResources). */
+  update(id: string, limits: ContainerLimits): Promise<void> { return setLimits(this.get(id), limits); }
 
   /** Kills whatever still runs in the container, unmounts what prepare-root mounted and removes the cgroup. */
   async remove(id: string): Promise<void> {
