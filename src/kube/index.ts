@@ -8,3 +8,4 @@ export * from './selectors.js';
 export * from './validation.js';
 export * from './client.js';
 export * from './informer.js';
+export * from './events.js';

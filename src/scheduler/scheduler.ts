@@ -3,10 +3,9 @@
  * node that fits, and records Scheduled / FailedScheduling events. Unschedulable pods are retried whenever a
  * node or a pod changes, and on a slow timer.
  */
-import { randomBytes } from 'node:crypto';
 import { describeError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { addResources, isRecord, Informer, type InformerEvent, type KubeClient, type KubeObject } from '../kube/index.js';
+import { addResources, isRecord, Informer, recordEvent, type EventType, type InformerEvent, type KubeClient, type KubeObject } from '../kube/index.js';
 import { place, podRequests, usageByNode } from './fit.js';
 
 export const schedulerName = 'default-scheduler';
@@ -141,19 +140,9 @@ export class Scheduler {
     await this.event(pod, 'Warning', 'FailedScheduling', message);
   }
 
-  private async event(pod: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const ns = pod.metadata.namespace ?? 'default';
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    try {
-      await this.client.create(`/api/v1/namespaces/${ns}/events`, {
-        apiVersion: 'v1', kind: 'Event',
-        metadata: { name: `${pod.metadata.name ?? ''}.${randomBytes(8).toString('hex')}`, namespace: ns },
-        involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: pod.metadata.name, uid: pod.metadata.uid, resourceVersion: pod.metadata.resourceVersion },
-        reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
-        source: { component: schedulerName }, reportingComponent: schedulerName, reportingInstance: schedulerName,
-      });
-    } catch (err) {
-      this.log.warn('could not record event', { reason, err: describeError(err) });
-    }
+  private async event(pod: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
+    await recordEvent(this.client, { ...pod, apiVersion: 'v1', kind: 'Pod' }, type, reason, message, { component: schedulerName },
+      (err) => this.log.warn('could not record event', { reason, err: describeError(err) }));
   }
+
 }

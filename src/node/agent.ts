@@ -1,0 +1,229 @@
+/**
+ * The node agent (kubelet's job) for one node: registers the Node with its capacity, labels and runtime
+ * facts, keeps its Lease and Ready condition fresh, and runs a pod worker for every pod bound to the node,
+ * all through CRI. Each round it takes one snapshot of the runtime and lets every worker step toward its
+ * pod's spec; workers run side by side, so a VM that boots for seconds does not hold up other pods.
+ * Stopping the agent leaves the pods running: the next agent adopts them from the runtime.
+ */
+import { readFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import type { CriClient } from '../cri/index.js';
+import { describeError } from '../errors.js';
+import { Informer, isRecord, kubeTime, KubeApiError, type KubeClient, type KubeObject } from '../kube/index.js';
+import type { Logger } from '../log.js';
+import { LABEL } from './cri-config.js';
+import { podInfo } from './pod-spec.js';
+import { PodWorker, type WorkerContext } from './pod-worker.js';
+import { takeSnapshot, type NodeSnapshot } from './snapshot.js';
+
+export const AGENT_VERSION = 'v1.32.0-sandpod';
+const LEASE_DURATION_S = 40;
+const LEASE_RENEW_MS = 10_000;
+const STATUS_HEARTBEAT_MS = 30_000;
+
+export interface NodeAgentOptions {
+  client: KubeClient;
+  cri: CriClient;
+  nodeName: string;
+  /** The address the control plane reaches this node at; also each pod's hostIP. */
+  hostIP: string;
+  /** The port of this node's streaming server (logs, exec, attach), advertised on the Node. */
+  streamingPort: number;
+  /** Where CRI writes container logs (<logsRoot>/<ns>_<pod>_<uid>/<container>/<n>.log). */
+  logsRoot: string;
+  labels?: Record<string, string>;
+  taints?: Array<{ key: string; value?: string; effect: string }>;
+  podCIDR?: string;
+  log: Logger;
+  /** How often the runtime is relisted and every pod synced. */
+  syncIntervalMs?: number;
+}
+
+const osImage = (): string => {
+  try {
+    return /^PRETTY_NAME="?([^"\n]+)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+};
+const readId = (path: string): string => { try { return readFileSync(path, 'utf8').trim(); } catch { return ''; } };
+
+export class NodeAgent {
+  private informer: Informer | undefined;
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly syncing = new Set<string>();
+  private readonly handlers = new Map<string, string>();
+  private timers: NodeJS.Timeout[] = [];
+  private snapshot: NodeSnapshot = { sandboxes: [], containers: [], takenAt: 0 };
+  private round: Promise<void> | undefined;
+  private stopped = false;
+  private readonly ctx: WorkerContext;
+
+  constructor(private readonly o: NodeAgentOptions) {
+    this.ctx = {
+      cri: o.cri, client: o.client, log: o.log, nodeName: o.nodeName, hostIP: o.hostIP, logsRoot: o.logsRoot,
+      runtimeHandler: (name) => this.runtimeHandler(name),
+    };
+  }
+
+  private get nodePath(): string { return `/api/v1/nodes/${this.o.nodeName}`; }
+
+  async start(): Promise<void> {
+    await this.register();
+    await this.renewLease();
+    this.informer = new Informer(this.o.client, `/api/v1/pods?fieldSelector=spec.nodeName%3D${this.o.nodeName}`, (e) => {
+      if (e.type === 'DELETED') return;
+      this.podChanged(e.object);
+    }, 500);
+    await this.informer.start();
+    await this.syncRound();
+    this.timers = [
+      setInterval(() => void this.syncRound(), this.o.syncIntervalMs ?? 1000),
+      setInterval(() => void this.renewLease(), LEASE_RENEW_MS),
+      setInterval(() => void this.heartbeat(), STATUS_HEARTBEAT_MS),
+    ];
+    this.o.log.info('node agent running', { node: this.o.nodeName, pods: this.informer.cache.size });
+  }
+
+  /** Stops watching and syncing; the pods keep running in the runtime. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.informer?.stop();
+    await this.round;
+  }
+
+  private podChanged(pod: KubeObject): void {
+    const uid = pod.metadata.uid ?? '';
+    let info;
+    try {
+      info = podInfo(pod);
+    } catch (err) {
+      this.o.log.warn('pod cannot be run', { pod: pod.metadata.name, err: describeError(err) });
+      return;
+    }
+    const w = this.workers.get(uid);
+    if (w) w.update(info);
+    else this.workers.set(uid, new PodWorker(info, this.ctx));
+    this.kick(uid);
+  }
+
+  private kick(uid: string): void {
+    const w = this.workers.get(uid);
+    if (!w || this.syncing.has(uid) || this.stopped) return;
+    this.syncing.add(uid);
+    void w.sync(this.snapshot).finally(() => {
+      this.syncing.delete(uid);
+      if (w.done) this.workers.delete(uid);
+    });
+  }
+
+  private syncRound(): Promise<void> {
+    if (this.round || this.stopped) return this.round ?? Promise.resolve();
+    this.round = (async () => {
+      try {
+        this.snapshot = await takeSnapshot(this.o.cri);
+        for (const uid of this.workers.keys()) this.kick(uid);
+        await this.removeOrphans();
+      } catch (err) {
+        this.o.log.warn('sync round failed', { err: describeError(err) });
+      } finally {
+        this.round = undefined;
+      }
+    })();
+    return this.round;
+  }
+
+  /** Sandboxes of pods the API no longer has on this node (deleted while the agent was down) are removed. */
+  private async removeOrphans(): Promise<void> {
+    const known = new Set([...(this.informer?.cache.values() ?? [])].map((p) => p.metadata.uid));
+    for (const s of this.snapshot.sandboxes) {
+      const uid = s.labels[LABEL.podUid];
+      if (!uid || known.has(uid) || this.workers.has(uid)) continue;
+      this.o.log.info('removing the sandbox of a pod that is gone', { sandbox: s.id, pod: `${s.metadata?.namespace}/${s.metadata?.name}` });
+      await this.o.cri.stopPodSandbox({ pod_sandbox_id: s.id }).catch(() => undefined);
+      await this.o.cri.removePodSandbox({ pod_sandbox_id: s.id }).catch(() => undefined);
+    }
+  }
+
+  private async runtimeHandler(name: string | undefined): Promise<string> {
+    if (!name) return '';
+    const cached = this.handlers.get(name);
+    if (cached !== undefined) return cached;
+    const rc = await this.o.client.get(`/apis/node.k8s.io/v1/runtimeclasses/${name}`);
+    const handler = typeof rc['handler'] === 'string' ? rc['handler'] : '';
+    this.handlers.set(name, handler);
+    return handler;
+  }
+
+  private async nodeStatus(): Promise<Record<string, unknown>> {
+    const v = await this.o.cri.version({ version: 'v1' });
+    const capacity = { cpu: String(cpus().length), memory: `${Math.floor(totalmem() / 1024)}Ki`, pods: '110' };
+    const now = kubeTime();
+    return {
+      capacity, allocatable: capacity,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'sandpod node agent is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now }],
+      addresses: [{ type: 'InternalIP', address: this.o.hostIP }, { type: 'Hostname', address: this.o.nodeName }],
+      daemonEndpoints: { kubeletEndpoint: { Port: this.o.streamingPort } },
+      nodeInfo: {
+        machineID: readId('/etc/machine-id'), systemUUID: '', bootID: readId('/proc/sys/kernel/random/boot_id'),
+        kernelVersion: release(), osImage: osImage(), containerRuntimeVersion: `${v.runtime_name}://${v.runtime_version}`,
+        kubeletVersion: AGENT_VERSION, kubeProxyVersion: '', operatingSystem: 'linux', architecture: 'amd64',
+      },
+    };
+  }
+
+  /** Creates the Node (or takes over the one a previous agent made) and posts its status. */
+  private async register(): Promise<void> {
+    const labels = { 'kubernetes.io/hostname': this.o.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...this.o.labels };
+    try {
+      await this.o.client.create('/api/v1/nodes', {
+        apiVersion: 'v1', kind: 'Node', metadata: { name: this.o.nodeName, labels },
+        spec: { taints: this.o.taints ?? [], ...(this.o.podCIDR ? { podCIDR: this.o.podCIDR, podCIDRs: [this.o.podCIDR] } : {}) },
+      });
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status.code !== 409) throw err;
+      await this.o.client.call('PATCH', this.nodePath, { contentType: 'application/merge-patch+json', body: { metadata: { labels } } });
+    }
+    await this.o.client.call('PATCH', `${this.nodePath}/status`, { contentType: 'application/merge-patch+json', body: { status: await this.nodeStatus() } });
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const node = await this.o.client.get(this.nodePath);
+      const status = isRecord(node['status']) ? node['status'] : {};
+      const conditions = (Array.isArray(status['conditions']) ? status['conditions'] : []) as Record<string, unknown>[];
+      const now = kubeTime();
+      const ready = conditions.find((c) => c['type'] === 'Ready');
+      const next = ready?.['status'] === 'True'
+        ? conditions.map((c) => (c['type'] === 'Ready' ? { ...c, lastHeartbeatTime: now } : c))
+        : [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'sandpod node agent is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now }];
+      await this.o.client.call('PATCH', `${this.nodePath}/status`, { contentType: 'application/merge-patch+json', body: { status: { conditions: next } } });
+    } catch (err) {
+      this.o.log.warn('node heartbeat failed', { err: describeError(err) });
+    }
+  }
+
+  private async renewLease(): Promise<void> {
+    const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.o.nodeName}`;
+    const spec = { holderIdentity: this.o.nodeName, leaseDurationSeconds: LEASE_DURATION_S, renewTime: new Date().toISOString().replace('Z', '000Z') };
+    try {
+      await this.o.client.call('PATCH', path, { contentType: 'application/merge-patch+json', body: { spec } });
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status.code !== 404) {
+        this.o.log.warn('lease renewal failed', { err: describeError(err) });
+        return;
+      }
+      await this.o.client.create('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+        apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.o.nodeName, namespace: 'kube-node-lease' }, spec,
+      }).catch((e: unknown) => this.o.log.warn('lease creation failed', { err: describeError(e) }));
+    }
+  }
+
+  /** For the streaming server: the log file and id of a container's current or previous instance. */
+  async locate(namespace: string, pod: string, container: string, opts: { previous: boolean }): Promise<{ containerId: string; logPath: string; running: boolean } | undefined> {
+    const w = [...this.workers.values()].find((x) => x.info.namespace === namespace && x.info.name === pod);
+    if (!w) return undefined;
+    return w.locate(await takeSnapshot(this.o.cri), container, opts.previous);
+  }
+}

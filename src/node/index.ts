@@ -1,0 +1,6 @@
+/**
+ * The node agent (kubelet's job): registers the node, runs the pods bound to it through CRI, reports their
+ * status, and serves their logs, exec and attach.
+ */
+export { NodeAgent, AGENT_VERSION, type NodeAgentOptions } from './agent.js';
+export { LABEL, podLimits, sandboxConfig, containerConfig } from './cri-config.js';

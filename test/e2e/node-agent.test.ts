@@ -1,0 +1,134 @@
+/**
+ * The node agent against the real control plane and a real CRI containerd: a plain pod and a VM pod
+ * (runtimeClassName kata-vm-isolation) both reach Running with kubelet-like status, the VM pod on the guest
+ * kernel; crash loops back off and restartPolicy Never fails the pod with the exit code; deletion removes the
+ * sandbox; a restarted agent adopts running pods without restarting them.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isRecord, type KubeObject } from '../../src/kube/index.js';
+import { createLogger } from '../../src/log.js';
+import { NodeAgent } from '../../src/node/index.js';
+import { BUSYBOX_IMAGE } from '../../src/images/index.js';
+import { waitUntil } from '../../src/wait.js';
+import { criTestContext } from './cri-helpers.js';
+import { startCluster, type TestCluster } from './harness.js';
+import { shimEnvironment } from './helpers.js';
+
+const roots = mkdtempSync(join(tmpdir(), 'sandpod-e2e-node-roots-'));
+const env: NodeJS.ProcessEnv = {};
+before(async () => { Object.assign(env, await shimEnvironment(roots)); });
+const cri = criTestContext('node', { env });
+let cluster: TestCluster;
+let agent: NodeAgent;
+const NODE = 'node-e2e';
+
+const startAgent = async (): Promise<NodeAgent> => {
+  const a = new NodeAgent({
+    client: cluster.client, cri: cri.cri, nodeName: NODE, hostIP: '127.0.0.1', streamingPort: 1, logsRoot: join(roots, 'logs'),
+    labels: { 'sandpod.io/vm-isolation': 'true' }, log: createLogger('node-agent-test'),
+  });
+  await a.start();
+  return a;
+};
+
+before(async () => {
+  cluster = await startCluster();
+  agent = await startAgent();
+});
+after(async () => {
+  await agent?.stop();
+  await cluster?.stop();
+});
+after(() => rm(roots, { recursive: true, force: true }));
+
+const podPath = (name: string): string => `/api/v1/namespaces/default/pods/${name}`;
+const status = (p: KubeObject): Record<string, unknown> => (isRecord(p['status']) ? p['status'] : {});
+const containerStatus = (p: KubeObject, i = 0): Record<string, unknown> => {
+  const list = status(p)['containerStatuses'];
+  return Array.isArray(list) && isRecord(list[i]) ? list[i] : {};
+};
+
+function pod(name: string, spec: Record<string, unknown>, command: string[]): Record<string, unknown> {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+    spec: { terminationGracePeriodSeconds: 5, ...spec, containers: [{ name: 'main', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command }] },
+  };
+}
+
+async function waitPod(name: string, ok: (p: KubeObject) => boolean, what: string, timeoutMs = 90_000): Promise<KubeObject> {
+  let last: KubeObject | undefined;
+  return waitUntil(async () => {
+    last = await cluster.client.get(podPath(name));
+    return ok(last) ? last : undefined;
+  }, { timeoutMs, intervalMs: 250, onTimeout: () => new Error(`pod ${name} never ${what}: ${JSON.stringify(last?.['status'])}`) });
+}
+
+const exec = async (p: KubeObject, cmd: string[]): Promise<string> => {
+  const id = String(containerStatus(p)['containerID']).replace('containerd://', '');
+  const r = await cri.cri.execSync({ container_id: id, cmd, timeout: 30 });
+  return r.stdout.toString();
+};
+
+test('a plain pod and a VM pod run side by side, each on its kernel, with kubelet-like status', async () => {
+  await cluster.client.create('/api/v1/namespaces/default/pods', pod('plain', {}, ['sleep', '1000']));
+  await cluster.client.create('/api/v1/namespaces/default/pods', pod('vm', { runtimeClassName: 'kata-vm-isolation' }, ['sleep', '1000']));
+  const running = (p: KubeObject): boolean => status(p)['phase'] === 'Running' && containerStatus(p)['ready'] === true;
+  const plain = await waitPod('plain', running, 'ran');
+  const vm = await waitPod('vm', running, 'ran', 120_000);
+  for (const p of [plain, vm]) {
+    const s = status(p);
+    assert.equal(s['hostIP'], '127.0.0.1');
+    assert.match(String(s['podIP']), /^10\./);
+    assert.ok(s['startTime']);
+    const types = (s['conditions'] as { type: string; status: string }[]).map((c) => `${c.type}=${c.status}`).sort();
+    assert.deepEqual(types, ['ContainersReady=True', 'Initialized=True', 'PodScheduled=True', 'Ready=True']);
+    const c = containerStatus(p);
+    assert.equal(c['restartCount'], 0);
+    assert.equal(c['started'], true);
+    assert.match(String(c['containerID']), /^containerd:\/\/[0-9a-f]{64}$/);
+    assert.match(String(c['imageID']), /sha256:/);
+  }
+  const hostKernel = (await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim();
+  assert.equal((await exec(plain, ['uname', '-r'])).trim(), hostKernel);
+  assert.notEqual((await exec(vm, ['uname', '-r'])).trim(), hostKernel, 'the VM pod runs on its own kernel');
+  const events = await cluster.client.list(`/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dvm`);
+  const reasons = events.items.map((e) => e['reason']);
+  for (const r of ['Scheduled', 'Pulled', 'Created', 'Started']) assert.ok(reasons.includes(r), `event ${r} recorded (${reasons.join(', ')})`);
+});
+
+test('a crashing container backs off with growing delays; with restartPolicy Never the pod fails with its exit code', async () => {
+  await cluster.client.create('/api/v1/namespaces/default/pods', pod('crash', {}, ['sh', '-c', 'exit 1']));
+  await cluster.client.create('/api/v1/namespaces/default/pods', pod('once', { restartPolicy: 'Never' }, ['sh', '-c', 'exit 1']));
+  const failed = await waitPod('once', (p) => status(p)['phase'] === 'Failed', 'failed');
+  const term = (containerStatus(failed)['state'] as { terminated?: { exitCode: number; reason: string } }).terminated;
+  assert.equal(term?.exitCode, 1);
+  assert.equal(term?.reason, 'Error');
+  const looping = await waitPod('crash', (p) => Number(containerStatus(p)['restartCount']) >= 1
+    && (containerStatus(p)['state'] as { waiting?: { reason: string } }).waiting?.reason === 'CrashLoopBackOff', 'backed off');
+  const waiting = (containerStatus(looping)['state'] as { waiting: { message: string } }).waiting;
+  assert.match(waiting.message, /back-off 20s/, 'the second wait is twice the first');
+  assert.equal((containerStatus(looping)['lastState'] as { terminated?: { exitCode: number } }).terminated?.exitCode, 1);
+  for (const name of ['crash', 'once']) await cluster.client.delete(podPath(name));
+});
+
+test('a restarted agent adopts running pods; deleting a pod removes its sandbox', async () => {
+  const before = await cluster.client.get(podPath('plain'));
+  await agent.stop();
+  agent = await startAgent();
+  await new Promise((r) => setTimeout(r, 3000));
+  const after = await cluster.client.get(podPath('plain'));
+  assert.equal(containerStatus(after)['containerID'], containerStatus(before)['containerID'], 'the same container, not a new one');
+  assert.equal(containerStatus(after)['restartCount'], 0);
+  const sandboxes = (await cri.cri.listPodSandbox({})).items.filter((s) => s.metadata?.name === 'plain');
+  assert.equal(sandboxes.length, 1, 'no duplicate sandbox');
+
+  for (const name of ['plain', 'vm']) await cluster.client.delete(podPath(name));
+  await waitUntil(async () => ((await cluster.client.list('/api/v1/namespaces/default/pods')).items.length === 0 ? true : undefined),
+    { timeoutMs: 60_000, onTimeout: () => new Error('pods were not removed') });
+  assert.deepEqual((await cri.cri.listPodSandbox({})).items.map((s) => s.metadata?.name), [], 'no sandbox is left');
+});
