@@ -310,7 +310,9 @@ export class PodWorker {
       st.readiness = newProbeState(false);
       delete v.waiting;
       v.restartCount = restartCount;
-      v.current = { id, attempt, state: 'running', startedAt: Date.now() * 1e6, finishedAt: 0, exitCode: 0, reason: '', message: '', imageRef: '' };
+      const started = (await this.ctx.cri.containerStatus({ container_id: id }).catch(() => ({ status: null }))).status;
+      if (v.current) v.previous = v.current;
+      v.current = started ? instanceOf(started) : { id, attempt, state: 'running', startedAt: Date.now() * 1e6, finishedAt: 0, exitCode: 0, reason: '', message: '', imageRef: '' };
       v.ready = !c.readinessProbe;
       this.log.info('container started', { container: c.name, id, attempt });
     } catch (err) {

@@ -15,17 +15,15 @@ import { createLogger } from '../../src/log.js';
 import { NodeAgent } from '../../src/node/index.js';
 import { BUSYBOX_IMAGE } from '../../src/images/index.js';
 import { waitUntil } from '../../src/wait.js';
-import { criTestContext } from './cri-helpers.js';
+import { startCriContainerd, stopCriContainerd, type CriTestContext } from './cri-helpers.js';
 import { startCluster, type TestCluster } from './harness.js';
-import { shimEnvironment } from './helpers.js';
+import { processesWhere, shimEnvironment } from './helpers.js';
 
 const roots = mkdtempSync(join(tmpdir(), 'sandpod-e2e-node-roots-'));
-const env: NodeJS.ProcessEnv = {};
-before(async () => { Object.assign(env, await shimEnvironment(roots)); });
-const cri = criTestContext('node', { env });
+const NODE = 'node-e2e';
+let cri: CriTestContext;
 let cluster: TestCluster;
 let agent: NodeAgent;
-const NODE = 'node-e2e';
 
 const startAgent = async (): Promise<NodeAgent> => {
   const a = new NodeAgent({
@@ -36,15 +34,19 @@ const startAgent = async (): Promise<NodeAgent> => {
   return a;
 };
 
+// One frame, in order: node:test runs a file's separate before/after hooks without waiting for each other.
 before(async () => {
+  cri = await startCriContainerd(join(roots, 'cri'), { env: await shimEnvironment(roots) });
   cluster = await startCluster();
   agent = await startAgent();
 });
 after(async () => {
   await agent?.stop();
   await cluster?.stop();
+  const left = cri ? await stopCriContainerd(cri) : [];
+  await rm(roots, { recursive: true, force: true });
+  assert.deepEqual(left, [], 'the node left nothing behind');
 });
-after(() => rm(roots, { recursive: true, force: true }));
 
 const podPath = (name: string): string => `/api/v1/namespaces/default/pods/${name}`;
 const status = (p: KubeObject): Record<string, unknown> => (isRecord(p['status']) ? p['status'] : {});
@@ -53,10 +55,10 @@ const containerStatus = (p: KubeObject, i = 0): Record<string, unknown> => {
   return Array.isArray(list) && isRecord(list[i]) ? list[i] : {};
 };
 
-function pod(name: string, spec: Record<string, unknown>, command: string[]): Record<string, unknown> {
+function pod(name: string, spec: Record<string, unknown>, command: string[], container: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
-    spec: { terminationGracePeriodSeconds: 5, ...spec, containers: [{ name: 'main', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command }] },
+    spec: { terminationGracePeriodSeconds: 5, ...spec, containers: [{ name: 'main', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command, ...container }] },
   };
 }
 
@@ -77,9 +79,19 @@ const exec = async (p: KubeObject, cmd: string[]): Promise<string> => {
 test('a plain pod and a VM pod run side by side, each on its kernel, with kubelet-like status', async () => {
   await cluster.client.create('/api/v1/namespaces/default/pods', pod('plain', {}, ['sleep', '1000']));
   await cluster.client.create('/api/v1/namespaces/default/pods', pod('vm', { runtimeClassName: 'kata-vm-isolation' }, ['sleep', '1000']));
+  await cluster.client.create('/api/v1/namespaces/default/pods', pod('vm-sized', { runtimeClassName: 'kata-vm-isolation' }, ['sleep', '1000'],
+    { resources: { limits: { cpu: '2', memory: '256Mi' } } }));
   const running = (p: KubeObject): boolean => status(p)['phase'] === 'Running' && containerStatus(p)['ready'] === true;
   const plain = await waitPod('plain', running, 'ran');
   const vm = await waitPod('vm', running, 'ran', 120_000);
+  const sized = await waitPod('vm-sized', running, 'ran', 120_000);
+  const memTotalMiB = (text: string): number => Number(/MemTotal:\s+(\d+) kB/.exec(text)?.[1]) / 1024;
+  const sizedFacts = await exec(sized, ['sh', '-c', 'nproc; grep MemTotal /proc/meminfo']);
+  assert.match(sizedFacts, /^2$/m, 'limits.cpu 2 gives the VM 2 vCPUs');
+  assert.ok(memTotalMiB(sizedFacts) <= 256 && memTotalMiB(sizedFacts) > 150, `limits.memory 256Mi sizes the VM (MemTotal ${memTotalMiB(sizedFacts)} MiB)`);
+  const defaultMiB = memTotalMiB(await exec(vm, ['grep', 'MemTotal', '/proc/meminfo']));
+  assert.ok(defaultMiB > 400 && defaultMiB <= 512, `a VM pod without limits gets a 512Mi VM (MemTotal ${defaultMiB} MiB)`);
+  await cluster.client.delete(podPath('vm-sized'));
   for (const p of [plain, vm]) {
     const s = status(p);
     assert.equal(s['hostIP'], '127.0.0.1');
@@ -114,6 +126,20 @@ test('a crashing container backs off with growing delays; with restartPolicy Nev
   assert.match(waiting.message, /back-off 20s/, 'the second wait is twice the first');
   assert.equal((containerStatus(looping)['lastState'] as { terminated?: { exitCode: number } }).terminated?.exitCode, 1);
   for (const name of ['crash', 'once']) await cluster.client.delete(podPath(name));
+});
+
+test('a VM pod whose QEMU is killed is reported terminated and restarted', async () => {
+  const before = await cluster.client.get(podPath('vm'));
+  const sandbox = (await cri.cri.listPodSandbox({})).items.find((s) => s.metadata?.name === 'vm' && s.state === 'SANDBOX_READY');
+  assert.ok(sandbox, 'the VM pod has a ready sandbox');
+  const qemu = await processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(`\0sandpod-${sandbox.id.slice(0, 24)}\0`));
+  assert.equal(qemu.length, 1, 'the VM pod has one QEMU');
+  process.kill(qemu[0] as number, 'SIGKILL');
+  const restarted = await waitPod('vm', (p) => Number(containerStatus(p)['restartCount']) >= 1 && containerStatus(p)['ready'] === true, 'restarted', 120_000);
+  const last = (containerStatus(restarted)['lastState'] as { terminated?: { exitCode: number } }).terminated;
+  assert.equal(last?.exitCode, 137, 'the instance lost with its VM is reported terminated (137)');
+  assert.notEqual(containerStatus(restarted)['containerID'], containerStatus(before)['containerID']);
+  assert.equal(status(restarted)['phase'], 'Running');
 });
 
 test('a restarted agent adopts running pods; deleting a pod removes its sandbox', async () => {
