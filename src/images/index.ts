@@ -12,3 +12,5 @@ export { type ImageArchive } from './cache.js';
 export { writeOciArchive, tarDirectory, refName, type ImageConfig, type Descriptor } from './oci.js';
 export { parseImageReference, canonicalReference, DEFAULT_DOMAIN, type ImageReference } from './reference.js';
 export { pushOciArchive, type PushResult, type PushOptions } from './push.js';
+export { registryConfigYaml, writeRegistryConfig, readRegistryConfig, registryArgs, registryUrl, registryServes, REGISTRY_BINARY, type RegistryConfig } from './registry.js';
+export { LAB_IMAGES, pushLabImages, isLabImageName, type LabImage, type LabImageName } from './lab.js';
