@@ -9,6 +9,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   sandbox: async () => (await import('./commands/sandbox.js')).sandbox,
   doctor: async () => (await import('./commands/doctor.js')).doctor,
+  image: async () => (await import('./commands/image.js')).image,
   up: async () => (await import('./commands/up.js')).default,
   down: async () => (await import('./commands/down.js')).default,
 };

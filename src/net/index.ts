@@ -1,4 +1,6 @@
 /**
- * Pod networking on the host: wiring a VM pod's tap to the veth CNI gave it.
+ * Pod networking on the host: the CNI bridge configuration of a node's pod subnet, and wiring a VM pod's tap
+ * to the veth CNI gave it.
  */
 export { readPodNetwork, wireTap, unwireTap, inNetns, POD_INTERFACE, VM_TAP, type PodNetwork } from './tap.js';
+export { bridgeConflist, writeBridgeConflist, type BridgeNetwork } from './cni.js';

@@ -1,16 +1,19 @@
 /**
- * A private containerd for tests: its own config, root, state and sockets under a temporary directory,
- * stopped by PID. By default the CRI plugin is off (ctr-driven tests). With `cri`, the CRI plugin serves
- * runtime.v1 on the same socket with Sandpod's pause image, the runtime handlers `runc` and `sandpod-vm`, and
- * a CNI bridge network of its own (a unique bridge, a private 10.x /24, host-local IPAM under the temporary
- * directory, no masquerading). Everything it makes is removed by `cleanup()`, which also reports what a test
- * left behind.
+ * A private containerd for tests, a frame over src/cluster/containerd.ts: its own config, root, state and
+ * sockets under a temporary directory, stopped by PID. By default the CRI plugin is off (ctr-driven tests).
+ * With `cri`, the CRI plugin serves runtime.v1 on the same socket with Sandpod's pause image, the runtime
+ * handlers `runc` and `sandpod-vm`, and a CNI bridge network of its own (a unique bridge, a private 10.x /24,
+ * host-local IPAM under the temporary directory, no masquerading). With `registry`, images of docker.io and
+ * sandpod.local are pulled from that local registry. Everything it makes is removed by `cleanup()`, which
+ * also reports what a test left behind.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile, stat, readFile, readdir, rmdir, rm } from 'node:fs/promises';
+import { writeFile, stat, readFile, readdir, rmdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RUNTIME_HANDLERS, startContainerd as startContainerdProcess, stopContainerd, type ManagedProcess, type RuntimeHandler } from '../../src/cluster/index.js';
 import { PAUSE_IMAGE, type ImageArchive } from '../../src/images/index.js';
+import { writeBridgeConflist } from '../../src/net/index.js';
 import { runTool } from '../../src/run-tool.js';
 import { waitUntil } from '../../src/wait.js';
 import assert from 'node:assert/strict';
@@ -18,9 +21,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { processesWhere, shimEnvironment } from './helpers.js';
 
-/** The runtime handlers of the CRI configuration: RunPodSandbox's `runtime_handler` names one of them. */
-export const RUNTIME_HANDLERS = { runc: 'io.containerd.runc.v2', 'sandpod-vm': 'io.containerd.sandpod.v2' } as const;
-export type RuntimeHandler = keyof typeof RUNTIME_HANDLERS;
+export { RUNTIME_HANDLERS, type RuntimeHandler };
 
 /** The CNI network a CRI containerd gives its pods. */
 export interface TestPodNetwork {
@@ -44,9 +45,11 @@ export interface TestContainerd {
   base: string;
   /** The containerd namespace ctr uses: `k8s.io` (CRI's) with CRI, else `sandpod-test`. */
   namespace: string;
-  process: ChildProcess;
+  process: ManagedProcess;
   /** Set when started with CRI. */
   cri: TestCri | undefined;
+  /** Registry host configuration for `ctr images pull --hosts-dir` (filled when started with a registry). */
+  hostsDir: string;
   ctr(args: string[], input?: string): Promise<{ stdout: string; stderr: string }>;
   /** `ctr images import` into this containerd's namespace; the image is then visible to CRI. */
   importImage(image: ImageArchive): Promise<void>;
@@ -65,35 +68,11 @@ export interface TestContainerd {
 export interface ContainerdOptions {
   /** Enable the CRI plugin with a CNI bridge network (see the module comment). */
   cri?: boolean;
+  /** A local registry URL that docker.io and sandpod.local pulls go to. */
+  registry?: string;
 }
 
-const CNI_BIN_DIR = '/usr/lib/cni';
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
-
-function criConfig(base: string, confDir: string): string[] {
-  const cri = 'plugins."io.containerd.grpc.v1.cri"';
-  const runtimes = Object.entries(RUNTIME_HANDLERS).flatMap(([handler, type]) => [
-    `[${cri}.containerd.runtimes.${handler}]`, `  runtime_type = "${type}"`,
-    ...(handler === 'runc' ? [`[${cri}.containerd.runtimes.runc.options]`, `  Root = "${join(base, 'runc')}"`] : []),
-  ]);
-  return [
-    `[${cri}]`,
-    `  sandbox_image = "${PAUSE_IMAGE}"`,
-    '  stream_server_address = "127.0.0.1"',
-    '  stream_server_port = "0"',
-    // CRI lowers the sandbox's oom_score_adj to -998, which needs CAP_SYS_RESOURCE; machines like this one run
-    // without it. Restricted, containerd clamps scores to its own, which tests never depend on.
-    '  restrict_oom_score_adj = true',
-    `[${cri}.containerd]`,
-    '  default_runtime_name = "runc"',
-    '  snapshotter = "overlayfs"',
-    ...runtimes,
-    `[${cri}.cni]`,
-    `  bin_dir = "${CNI_BIN_DIR}"`,
-    `  conf_dir = "${confDir}"`,
-    '  max_conf_num = 1',
-  ];
-}
 
 /** A 10.x /24 that no address or route of this host overlaps, and a random bridge name. */
 async function choosePodNetwork(): Promise<TestPodNetwork> {
@@ -109,18 +88,6 @@ async function choosePodNetwork(): Promise<TestPodNetwork> {
     };
   }
   throw new Error('no free private 10.x /24 for the test pod network: this host uses them all');
-}
-
-async function writeCniConfig(confDir: string, network: TestPodNetwork, ipamDir: string): Promise<void> {
-  await mkdir(confDir, { recursive: true });
-  await writeFile(join(confDir, '10-sandpod-test.conflist'), JSON.stringify({
-    cniVersion: '1.0.0',
-    name: network.name,
-    plugins: [{
-      type: 'bridge', bridge: network.bridge, isGateway: true, ipMasq: false,
-      ipam: { type: 'host-local', ranges: [[{ subnet: network.subnet, gateway: network.gateway }]], dataDir: ipamDir },
-    }],
-  }, null, 2));
 }
 
 /** The cgroup directories of `parent` in every hierarchy, children before their parents. */
@@ -159,38 +126,23 @@ async function removeCgroups(parent: string): Promise<string[]> {
 }
 
 export async function startContainerd(base: string, env: NodeJS.ProcessEnv = process.env, opts: ContainerdOptions = {}): Promise<TestContainerd> {
-  await mkdir(base, { recursive: true });
-  const address = join(base, 'containerd.sock');
-  const config = join(base, 'config.toml');
   const namespace = opts.cri ? 'k8s.io' : 'sandpod-test';
   let cri: TestCri | undefined;
   let ipForward: string | undefined;
+  const cniConfDir = join(base, 'cni', 'net.d');
   if (opts.cri) {
     const network = await choosePodNetwork();
-    await writeCniConfig(join(base, 'cni', 'net.d'), network, join(base, 'cni', 'ipam'));
+    await writeBridgeConflist(cniConfDir, '10-sandpod-test.conflist', { ...network, dataDir: join(base, 'cni', 'ipam') });
     cri = { network, cgroupParent: `/sandpod-e2e-${network.bridge}`, sandboxImage: PAUSE_IMAGE };
     // The bridge plugin turns on IPv4 forwarding for a gateway bridge; cleanup puts the host's setting back.
     ipForward = await readFile(IP_FORWARD, 'utf8');
   }
-  await writeFile(config, [
-    'version = 2',
-    `root = "${join(base, 'root')}"`,
-    `state = "${join(base, 'state')}"`,
-    ...(opts.cri ? [] : ['disabled_plugins = ["io.containerd.grpc.v1.cri"]']),
-    '[grpc]', `  address = "${address}"`,
-    '[ttrpc]', `  address = "${address}.ttrpc"`,
-    ...(opts.cri ? criConfig(base, join(base, 'cni', 'net.d')) : []),
-    '',
-  ].join('\n'));
-  const proc = spawn('containerd', ['--config', config, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  let log = '';
-  proc.stderr?.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
-  const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
-  await waitUntil(async () => (await stat(address).then(() => true, () => undefined)), {
-    timeoutMs: 20_000,
-    abort: () => (proc.exitCode !== null ? new Error(`containerd exited: ${log}`) : undefined),
-    onTimeout: () => new Error(`containerd did not create ${address}: ${log}`),
+  const containerd = await startContainerdProcess({
+    dir: base, env,
+    ...(cri ? { cri: { sandboxImage: cri.sandboxImage, cniConfDir } } : {}),
+    ...(opts.registry !== undefined ? { registry: opts.registry } : {}),
   });
+  const { address } = containerd;
   const netnses = new Set<string>();
   const ctr = (args: string[], input?: string) => new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
     const c = execFile('ctr', ['--address', address, '--namespace', namespace, ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
@@ -199,14 +151,9 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
     });
     c.stdin?.end(input ?? '');
   });
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = (): Promise<void> => stopContainerd(containerd);
   return {
-    address, base, namespace, process: proc, cri, ctr, stop,
+    address, base, namespace, process: containerd.process, cri, ctr, stop, hostsDir: containerd.layout.hostsDir,
     importImage: async (image) => { await ctr(['images', 'import', image.archive]); },
     // /var/run is a link to /run: keep the path as /proc/self/mountinfo spells it.
     trackNetns: (path) => { netnses.add(path.replace(/^\/var\/run\//, '/run/')); },

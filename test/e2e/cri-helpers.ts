@@ -29,12 +29,18 @@ export interface CriTestOptions {
   env?: NodeJS.ProcessEnv;
   /** Images to import besides the pause and busybox images. */
   images?: ImageArchive[];
+  /**
+   * A local registry URL: docker.io and sandpod.local images are pulled from it, and the pause and busybox
+   * images are not imported (CRI pulls the pause image from the registry when a pod starts).
+   */
+  registry?: string;
 }
 
 /** Starts a CRI containerd under `base`, imports the images and waits until CRI reports the runtime and network ready. */
 export async function startCriContainerd(base: string, opts: CriTestOptions = {}): Promise<CriTestContext> {
-  const images = [await pauseImageArchive(resolvePaths()), await busyboxImageArchive(resolvePaths()), ...(opts.images ?? [])];
-  const containerd = await startContainerd(join(base, 'containerd'), opts.env, { cri: true });
+  const builtIn = opts.registry === undefined ? [await pauseImageArchive(resolvePaths()), await busyboxImageArchive(resolvePaths())] : [];
+  const images = [...builtIn, ...(opts.images ?? [])];
+  const containerd = await startContainerd(join(base, 'containerd'), opts.env, { cri: true, ...(opts.registry !== undefined ? { registry: opts.registry } : {}) });
   const network = containerd.cri?.network;
   assert.ok(network, 'containerd was started with CRI');
   const cri = new CriClient(containerd.address, { log: createLogger('cri-test'), timeoutMs: 60_000 });

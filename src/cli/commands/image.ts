@@ -1,0 +1,78 @@
+/**
+ * `sandpod image build <name>` writes one of Sandpod's OCI image archives (cached) and prints its path;
+ * `sandpod image push <archive>` puts an OCI archive into a registry, by default the local cluster's.
+ */
+import { copyFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { clusterRegistryStatus } from '../../cluster/index.js';
+import { failedPrecondition } from '../../errors.js';
+import { isLabImageName, LAB_IMAGES, pushOciArchive } from '../../images/index.js';
+import type { SandpodPaths } from '../../paths.js';
+import { cliLogger, parse, pathsFrom, UsageError } from '../options.js';
+import { progressPrinter } from '../progress.js';
+
+const names = Object.keys(LAB_IMAGES).join('|');
+
+export const imageUsage = `usage: sandpod image <build|push> [options]
+  build <${names}> [--output FILE]
+           build an image from this machine's Debian packages (cached) and print the OCI archive's path;
+           with --output, copy the archive to FILE
+  push <oci-archive> [--registry URL] [--name REF] [--cluster NAME]
+           push an OCI archive to a registry (default: the running local cluster's), under REF or the name
+           the archive carries; a name without a registry host is Docker Hub's (busybox is
+           docker.io/library/busybox:latest), which the local cluster's containerd pulls from this registry`;
+
+async function build(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('image build', argv, { output: { type: 'string', short: 'o' } });
+  if (values.help) { process.stdout.write(`${imageUsage}\n`); return 0; }
+  const [name, ...extra] = positionals;
+  if (name === undefined || extra.length > 0) throw new UsageError(`sandpod image build: name exactly one image (${names})`);
+  if (!isLabImageName(name)) throw new UsageError(`sandpod image build: unknown image "${name}"; Sandpod builds ${names}`);
+  const progress = progressPrinter();
+  progress(`building the ${name} image`);
+  const image = await LAB_IMAGES[name].build(pathsFrom(values));
+  let archive = image.archive;
+  if (values.output) {
+    archive = resolve(values.output);
+    await copyFile(image.archive, archive);
+  }
+  progress(`${image.name} is in ${archive}`);
+  process.stdout.write(`${archive}\n`);
+  return 0;
+}
+
+/** The URL of the cluster's registry, or a FailedPrecondition saying why there is none. */
+async function runningRegistry(paths: SandpodPaths, cluster: string | undefined): Promise<string> {
+  const status = await clusterRegistryStatus(paths, cluster);
+  const object = `cluster ${cluster ?? 'default'}`;
+  if (status.state === 'running') return status.record.url;
+  if (status.state === 'stopped') {
+    throw failedPrecondition(object, `no registry is running (nothing recorded in ${status.stateFile}); start the cluster with "sandpod up", or pass --registry URL`);
+  }
+  throw failedPrecondition(object, `its registry at ${status.record.url} is not serving: ${status.reason}; restart the cluster with "sandpod down" and "sandpod up", or pass --registry URL`);
+}
+
+async function push(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('image push', argv, { registry: { type: 'string' }, name: { type: 'string' }, cluster: { type: 'string' } });
+  if (values.help) { process.stdout.write(`${imageUsage}\n`); return 0; }
+  const [archive, ...extra] = positionals;
+  if (archive === undefined || extra.length > 0) throw new UsageError('sandpod image push: name exactly one OCI archive (sandpod image build prints one)');
+  const registry = values.registry ?? (await runningRegistry(pathsFrom(values), values.cluster));
+  if (!/^https?:\/\/[^/]+\/?$/.test(registry)) throw new UsageError(`sandpod image push: --registry must be a URL like http://127.0.0.1:5000, not "${registry}"`);
+  const progress = progressPrinter();
+  progress(`pushing ${archive} to ${registry}`);
+  const result = await pushOciArchive(resolve(archive), registry.replace(/\/$/, ''), values.name, { logger: cliLogger('image') });
+  progress(`uploaded ${result.uploaded.length} blobs, ${result.skipped.length} were there already`);
+  process.stdout.write(`${result.reference} ${result.digest} ${result.manifestUrl}\n`);
+  return 0;
+}
+
+const subcommands: Record<string, (argv: string[]) => Promise<number>> = { build, push };
+
+export async function image(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') { process.stdout.write(`${imageUsage}\n`); return sub ? 0 : 2; }
+  const run = subcommands[sub];
+  if (!run) throw new UsageError(`sandpod image: unknown subcommand "${sub}"\n${imageUsage}`);
+  return run(rest);
+}
