@@ -60,7 +60,7 @@ const chunkBytes = 64 * 1024;
  */
 export class CriLogReader {
   private offset = 0;
-  private rest = Buffer.alloc(0);
+  private rest: Buffer = Buffer.alloc(0);
   private readonly pending = new Map<LogStream, { first: LogRecord; parts: Buffer[] }>();
 
   constructor(private readonly file: FileHandle) {}
@@ -69,19 +69,15 @@ export class CriLogReader {
   async read(onLine: (line: LogLine) => boolean | Promise<boolean>): Promise<boolean> {
     const buf = Buffer.alloc(chunkBytes);
     for (;;) {
+      for (let nl = this.rest.indexOf(0x0a); nl >= 0; nl = this.rest.indexOf(0x0a)) {
+        const line = this.join(this.rest.subarray(0, nl));
+        this.rest = this.rest.subarray(nl + 1);
+        if (line && !(await onLine(line))) return false;
+      }
       const { bytesRead } = await this.file.read(buf, 0, chunkBytes, this.offset);
       if (bytesRead === 0) return true;
       this.offset += bytesRead;
-      let data = Buffer.concat([this.rest, buf.subarray(0, bytesRead)]);
-      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
-        const line = this.join(data.subarray(0, nl));
-        data = data.subarray(nl + 1);
-        if (line && !(await onLine(line))) {
-          this.rest = Buffer.from(data);
-          return false;
-        }
-      }
-      this.rest = Buffer.from(data);
+      this.rest = Buffer.concat([this.rest, buf.subarray(0, bytesRead)]);
     }
   }
 
