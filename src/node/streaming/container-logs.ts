@@ -77,6 +77,8 @@ export async function serveContainerLogs(cri: CriClient, container: LocatedConta
   const writer = new LogWriter(opts, sink);
   const reader = new CriLogReader(file);
   const watcher = opts.follow && container.running ? watch(container.logPath) : undefined;
+  // A watch that fails (the file removed with its pod) leaves the periodic status check to end the follow.
+  watcher?.on('error', () => undefined);
   try {
     // tailLines counts from the end of what is there now, so the first pass is held back until it is read whole.
     const tail: LogLine[] = [];
