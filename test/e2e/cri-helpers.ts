@@ -140,6 +140,14 @@ export interface TestContainerSpec {
   resources?: Input<LinuxContainerResources>;
   /** Merged over the pod-network, private-PID namespace options every test container gets. */
   securityContext?: Input<LinuxContainerSecurityContext>;
+  labels?: Record<string, string>;
+  /** Keep stdin open (and give the container a terminal), for attach. */
+  stdin?: boolean;
+  tty?: boolean;
+  /** The restart count, as kubelet numbers a container's instances. Default 0. */
+  attempt?: number;
+  /** Relative to the pod's log directory. Default `<name>.log`. */
+  logPath?: string;
 }
 
 /** CreateContainer + StartContainer in a pod; resolves when ContainerStatus says running. */
@@ -148,11 +156,14 @@ export async function startTestContainer(ctx: CriTestContext, pod: TestPod, spec
     pod_sandbox_id: pod.id,
     sandbox_config: pod.config,
     config: {
-      metadata: { name: spec.name, attempt: 0 },
+      metadata: { name: spec.name, attempt: spec.attempt ?? 0 },
       image: { image: spec.image ?? BUSYBOX_IMAGE },
       command: spec.command,
       args: spec.args ?? [],
-      log_path: `${spec.name}.log`,
+      labels: spec.labels ?? {},
+      stdin: spec.stdin ?? false,
+      tty: spec.tty ?? false,
+      log_path: spec.logPath ?? `${spec.name}.log`,
       linux: {
         security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, ...spec.securityContext },
         ...(spec.resources ? { resources: spec.resources } : {}),

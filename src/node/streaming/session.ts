@@ -1,0 +1,121 @@
+/**
+ * The user's side of exec and attach: a WebSocket speaking `v5.channel.k8s.io` (what kubectl ≥ 1.30 speaks,
+ * relayed unchanged by the API server) bridged to a session on the runtime's streaming server. Channels: 0 stdin
+ * in, 1 stdout and 2 stderr out, 4 resize in, 255 close in (`[255, 0]` ends stdin), and at the end one
+ * metav1.Status on 3 before a normal close.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocket } from 'ws';
+import { z } from 'zod';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { StreamOptions } from './params.js';
+import type { RuntimeStream, RuntimeStreamOutput } from './runtime-stream.js';
+
+export const userProtocol = 'v5.channel.k8s.io';
+
+const channel = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 255 } as const;
+
+/**
+ * kubectl 1.32/1.33 read from the socket before they register their stdout and stderr streams and drop what
+ * arrives in between (docs/node-streaming.md). Starting the runtime session this long after the upgrade keeps
+ * a command that writes at once from losing its first output.
+ */
+const clientSetupMs = 50;
+
+const terminalSize = z.object({ Width: z.number().int().min(0).max(0xffff), Height: z.number().int().min(0).max(0xffff) });
+
+const runtimeStatus = z.object({
+  status: z.string(),
+  message: z.string().optional(),
+  reason: z.string().optional(),
+  details: z.object({ causes: z.array(z.object({ reason: z.string().optional(), message: z.string().optional() })).optional() }).optional(),
+});
+
+type Status = Record<string, unknown>;
+
+function parseJson(data: Buffer): unknown {
+  try {
+    return JSON.parse(data.toString());
+  } catch {
+    return undefined;
+  }
+}
+
+function failure(message: string, reason = 'InternalError'): Status {
+  return { metadata: {}, status: 'Failure', message, reason, code: 500 };
+}
+
+/**
+ * The v5 status for what the runtime wrote on its v4 error channel: Success, NonZeroExitCode with the exit code
+ * in the one form kubectl reads, or a Failure naming `object`.
+ */
+export function translateStatus(raw: Buffer, object: string): Status {
+  if (raw.length === 0) return failure(`${object}: the container runtime ended the session without an exit status`);
+  const result = runtimeStatus.safeParse(parseJson(raw));
+  if (!result.success) return failure(`${object}: ${raw.toString().trim()}`);
+  const parsed = result.data;
+  if (parsed.status === 'Success') return { metadata: {}, status: 'Success' };
+  const exit = parsed.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
+  if (parsed.reason === 'NonZeroExitCode' && exit !== undefined && /^\d+$/.test(exit)) {
+    return { metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', message: `command terminated with non-zero exit code: ${exit}`, details: { causes: [{ reason: 'ExitCode', message: exit }] } };
+  }
+  return failure(`${object}: ${parsed.message ?? 'the container runtime reported a failure'}`, parsed.reason);
+}
+
+/**
+ * Runs one session on an accepted WebSocket: holds what the user sends until `start` has connected to the
+ * runtime, relays both ways, and ends with the status on channel 3 and close code 1000.
+ */
+export async function relaySession(ws: WebSocket, opts: StreamOptions, start: (output: RuntimeStreamOutput) => Promise<RuntimeStream>, object: string, log: Logger): Promise<void> {
+  const held: Buffer[] = [];
+  let runtime: RuntimeStream | undefined;
+  let userGone = false;
+  const deliver = (message: Buffer): void => {
+    const payload = message.subarray(1);
+    switch (message[0]) {
+      case channel.stdin:
+        if (opts.stdin) runtime?.writeStdin(payload);
+        break;
+      case channel.resize: {
+        const size = terminalSize.safeParse(parseJson(payload));
+        if (size.success && opts.tty) runtime?.resize(size.data);
+        else if (!size.success) log.warn('ignored a malformed resize message', { object });
+        break;
+      }
+      case channel.close:
+        if (payload[0] === channel.stdin) runtime?.closeStdin();
+        break;
+    }
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || data.length === 0) return;
+    if (runtime) deliver(data);
+    else held.push(data);
+  });
+  ws.on('close', () => {
+    userGone = true;
+    runtime?.close();
+  });
+  ws.on('error', (err) => log.debug('user stream failed', { object, err }));
+  const send = (id: number, data: Buffer): void => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.concat([Buffer.from([id]), data]), { binary: true });
+  };
+  let status: Status;
+  try {
+    await sleep(clientSetupMs);
+    if (userGone) return;
+    runtime = await start({ stdout: (d) => send(channel.stdout, d), stderr: (d) => send(channel.stderr, d) });
+    if (userGone) {
+      runtime.close();
+      return;
+    }
+    for (const message of held.splice(0)) deliver(message);
+    status = translateStatus(await runtime.finished, object);
+  } catch (err) {
+    log.warn('exec/attach session failed', { object, err });
+    status = failure(describeError(err));
+  }
+  send(channel.status, Buffer.from(JSON.stringify(status)));
+  if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+}
