@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   image: async () => (await import('./commands/image.js')).image,
   up: async () => (await import('./commands/up.js')).default,
   down: async () => (await import('./commands/down.js')).default,
+  status: async () => (await import('./commands/status.js')).default,
 };
 
 export function usage(): string {

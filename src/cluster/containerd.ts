@@ -17,7 +17,7 @@ export const RUNTIME_HANDLERS = { runc: 'io.containerd.runc.v2', 'sandpod-vm': '
 export type RuntimeHandler = keyof typeof RUNTIME_HANDLERS;
 
 /** The registry hosts the local registry stands in for (see docs/images.md). */
-export const MIRRORED_HOSTS = ['docker.io', 'sandpod.local'] as const;
+export const MIRRORED_HOSTS = ['docker.io', 'sandpod.local', 'mcr.microsoft.com'] as const;
 
 /** Where Debian's containernetworking-plugins puts the CNI plugins. */
 export const CNI_BIN_DIR = '/usr/lib/cni';

@@ -2,7 +2,8 @@
  * Entry point of the control plane's long-running processes, started detached by control-plane.ts:
  *   daemon.js apiserver --etcd-endpoints URL[,URL] --pki DIR --port N
  *   daemon.js scheduler --kubeconfig FILE
- * Each stops cleanly on SIGTERM.
+ *   daemon.js node --kubeconfig FILE --cri SOCKET --name NODE --logs DIR [--host-ip IP] [--labels k=v,…] [--pod-cidr CIDR]
+ * Each stops cleanly on SIGTERM (the node agent leaves its pods running, for the next agent to adopt).
  */
 import { parseArgs } from 'node:util';
 import { ApiServer, EtcdStore, NodeAgentStreaming, pkiPaths, readToken } from '../api/index.js';
@@ -10,6 +11,7 @@ import { describeError } from '../errors.js';
 import { KubeClient } from '../kube/index.js';
 import { createLogger } from '../log.js';
 import { Scheduler } from '../scheduler/index.js';
+import { runNodeAgent } from '../node/index.js';
 
 async function apiserver(args: string[]): Promise<() => Promise<void>> {
   const { values } = parseArgs({ args, options: { 'etcd-endpoints': { type: 'string' }, pki: { type: 'string' }, port: { type: 'string' } } });
@@ -37,7 +39,29 @@ async function scheduler(args: string[]): Promise<() => Promise<void>> {
   };
 }
 
-const components: Record<string, (args: string[]) => Promise<() => Promise<void>>> = { apiserver, scheduler };
+async function node(args: string[]): Promise<() => Promise<void>> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      kubeconfig: { type: 'string' }, cri: { type: 'string' }, name: { type: 'string' }, logs: { type: 'string' },
+      'host-ip': { type: 'string' }, labels: { type: 'string' }, 'pod-cidr': { type: 'string' },
+    },
+  });
+  if (!values.kubeconfig || !values.cri || !values.name || !values.logs) throw new Error('node needs --kubeconfig, --cri, --name and --logs');
+  const log = createLogger('node-agent');
+  const client = KubeClient.fromKubeconfig(values.kubeconfig);
+  const labels = Object.fromEntries((values.labels ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const node = await runNodeAgent({
+    client, criSocket: values.cri, nodeName: values.name, hostIP: values['host-ip'] ?? '127.0.0.1', logsRoot: values.logs, labels, log,
+    ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
+  });
+  return async () => {
+    await node.stop();
+    client.close();
+  };
+}
+
+const components: Record<string, (args: string[]) => Promise<() => Promise<void>>> = { apiserver, scheduler, node };
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

@@ -16,3 +16,5 @@ export {
   RUNTIME_HANDLERS, MIRRORED_HOSTS, CNI_BIN_DIR, type RuntimeHandler, type ContainerdOptions, type ContainerdCriOptions,
   type ContainerdLayout, type ContainerdStartOptions, type RunningContainerd,
 } from './containerd.js';
+export { upCluster, downCluster, clusterStatus, type ClusterUpOptions, type ClusterInfo, type ClusterStatus } from './cluster.js';
+export { startLocalNode, stopLocalNode, restartNodeAgent, readNodeRecord, DEFAULT_NODE, NODE_POOL_LABELS, type LocalNodeOptions, type LocalNodeRecord } from './node.js';

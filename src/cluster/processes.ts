@@ -3,7 +3,7 @@
  * a log file, tracked by PID, and stopped by that PID only.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { isSandpodError, timeout } from '../errors.js';
 
@@ -26,10 +26,16 @@ export function startProcess(name: string, command: string, args: string[], logF
   }
 }
 
+/** Whether the process runs. A zombie (exited, not yet reaped by its new parent) does not. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -13,4 +13,4 @@ export { writeOciArchive, tarDirectory, refName, type ImageConfig, type Descript
 export { parseImageReference, canonicalReference, DEFAULT_DOMAIN, type ImageReference } from './reference.js';
 export { pushOciArchive, type PushResult, type PushOptions } from './push.js';
 export { registryConfigYaml, writeRegistryConfig, readRegistryConfig, registryArgs, registryUrl, registryServes, REGISTRY_BINARY, type RegistryConfig } from './registry.js';
-export { LAB_IMAGES, pushLabImages, isLabImageName, type LabImage, type LabImageName } from './lab.js';
+export { LAB_IMAGES, AKS_SAMPLE_IMAGE, pushLabImages, isLabImageName, type LabImage, type LabImageName } from './lab.js';

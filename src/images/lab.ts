@@ -17,8 +17,11 @@ export interface LabImage {
   aliases: string[];
 }
 
+export const AKS_SAMPLE_IMAGE = 'mcr.microsoft.com/aks/fundamental/base-ubuntu:v0.0.11';
+
 export const LAB_IMAGES = {
-  busybox: { build: busyboxImageArchive, aliases: ['busybox'] },
+  // The AKS Pod Sandboxing sample's image name too, so its manifest runs unchanged.
+  busybox: { build: busyboxImageArchive, aliases: ['busybox', AKS_SAMPLE_IMAGE] },
   stress: { build: stressImageArchive, aliases: ['stress'] },
   pause: { build: pauseImageArchive, aliases: [] },
 } as const satisfies Record<string, LabImage>;

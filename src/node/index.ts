@@ -4,3 +4,5 @@
  */
 export { NodeAgent, AGENT_VERSION, type NodeAgentOptions } from './agent.js';
 export { LABEL, podLimits, sandboxConfig, containerConfig } from './cri-config.js';
+export { runNodeAgent, removeAllPods, type NodeRunOptions } from './run.js';
+export { NodeStreamingServer, type ContainerLocator, type LocatedContainer } from './streaming/index.js';

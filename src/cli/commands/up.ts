@@ -1,18 +1,26 @@
-/** `sandpod up`: starts the local control plane (etcd, API server, scheduler) and prints the kubeconfig path. */
+/**
+ * `sandpod up`: the whole local cluster — etcd, the API server, the scheduler, the image registry with the lab
+ * images, containerd (runc and sandpod-vm) and a node agent — then prints what runs and what to try.
+ */
 import { parseArgs } from 'node:util';
-import { up } from '../../cluster/index.js';
+import { upCluster } from '../../cluster/index.js';
+import { ensureGuestImage } from '../../guest/index.js';
 import { resolvePaths } from '../../paths.js';
 
-const help = `usage: sandpod up [--state-dir DIR] [--run-dir DIR] [--etcd-endpoints URL[,URL]]
+const help = `usage: sandpod up [--state-dir DIR] [--run-dir DIR] [--etcd-endpoints URL[,URL]] [--pod-subnet CIDR] [--bridge NAME]
 
-Starts etcd (unless --etcd-endpoints names an existing cluster), the API server and the scheduler,
-then prints the kubeconfig to use with kubectl. Stop them with "sandpod down".`;
+Starts the local cluster: etcd (unless --etcd-endpoints names an existing cluster), the API server, the
+scheduler, the image registry (busybox, stress and pause pushed into it), containerd with the runtime
+handlers runc and sandpod-vm, and one node agent. A cluster left behind by a crash is cleaned up first.
+The node's pods get addresses from --pod-subnet (a /24, default 10.244.0.0/24) on the bridge --bridge
+(default sandpod0). Stop it with "sandpod down"; "sandpod status" says what runs.`;
 
 export default async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       'state-dir': { type: 'string' }, 'run-dir': { type: 'string' }, 'etcd-endpoints': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'pod-subnet': { type: 'string' }, bridge: { type: 'string' },
     },
   });
   if (values.help) {
@@ -24,12 +32,29 @@ export default async function run(argv: string[]): Promise<number> {
     ...(values['run-dir'] ? { runRoot: values['run-dir'] } : {}),
   });
   const started = Date.now();
-  const state = await up(paths, {
+  const progress = (step: string): void => { process.stdout.write(`  ${step}…\n`); };
+  progress('checking the guest image (kernel, initramfs, runtime)');
+  await ensureGuestImage(paths, undefined, progress);
+  const info = await upCluster(paths, {
     ...(values['etcd-endpoints'] ? { etcdEndpoints: values['etcd-endpoints'].split(',') } : {}),
-    progress: (step) => process.stdout.write(`  ${step}…\n`),
+    ...(values['pod-subnet'] ? { podSubnet: values['pod-subnet'] } : {}),
+    ...(values.bridge ? { bridge: values.bridge } : {}),
+    progress,
   });
-  process.stdout.write(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s: API server ${state.apiServer}, etcd ${state.etcdEndpoints.join(',')}\n`);
-  process.stdout.write(`kubeconfig: ${state.kubeconfig}\n`);
-  process.stdout.write(`try: kubectl --kubeconfig ${state.kubeconfig} get runtimeclass\n`);
+  const kc = info.controlPlane.kubeconfig;
+  process.stdout.write([
+    `cluster up in ${((Date.now() - started) / 1000).toFixed(1)}s:`,
+    `  API server   ${info.controlPlane.apiServer} (etcd ${info.controlPlane.etcdEndpoints.join(',')})`,
+    `  registry     ${info.registryUrl} (busybox, stress, pause; "image: busybox" pulls from it)`,
+    `  node         ${info.node.name}: containerd (runc, sandpod-vm), pods on ${info.node.subnet} (bridge ${info.node.bridge})`,
+    `kubeconfig: ${kc}`,
+    'next:',
+    `  export KUBECONFIG=${kc}`,
+    '  kubectl get nodes,runtimeclass',
+    '  kubectl apply -f examples/trusted-pod.yaml -f examples/untrusted-vm-pod.yaml',
+    '  kubectl exec untrusted -- uname -r   # the guest kernel; trusted shows the host\'s',
+    '  sandpod status; sandpod down',
+    '',
+  ].join('\n'));
   return 0;
 }

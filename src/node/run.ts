@@ -1,0 +1,68 @@
+/**
+ * A node agent process: the CRI client, the streaming server and the agent, wired together and stopped
+ * together. Stopping leaves the node's pods running in the runtime for the next agent to adopt.
+ */
+import { CriClient } from '../cri/index.js';
+import type { KubeClient } from '../kube/index.js';
+import type { Logger } from '../log.js';
+import { NodeAgent } from './agent.js';
+import { NodeStreamingServer } from './streaming/index.js';
+
+export interface NodeRunOptions {
+  client: KubeClient;
+  /** containerd's CRI socket. */
+  criSocket: string;
+  nodeName: string;
+  hostIP: string;
+  logsRoot: string;
+  labels: Record<string, string>;
+  podCIDR?: string;
+  log: Logger;
+}
+
+export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgent; streamingPort: number; stop(): Promise<void> }> {
+  const cri = new CriClient(o.criSocket, { log: o.log });
+  let agent: NodeAgent | undefined;
+  const streaming = new NodeStreamingServer({
+    cri, log: o.log, locator: { locate: (ns, pod, container, opts) => agent?.locate(ns, pod, container, opts) ?? Promise.resolve(undefined) },
+  });
+  const streamingPort = await streaming.listen(o.hostIP);
+  agent = new NodeAgent({
+    client: o.client, cri, nodeName: o.nodeName, hostIP: o.hostIP, streamingPort, logsRoot: o.logsRoot, labels: o.labels, log: o.log,
+    ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    await streaming.close();
+    cri.close();
+    throw err;
+  }
+  const started = agent;
+  return {
+    agent: started, streamingPort,
+    stop: async () => {
+      await started.stop();
+      await streaming.close();
+      cri.close();
+    },
+  };
+}
+
+/**
+ * Stops and removes every pod sandbox the runtime at `criSocket` has (their containers and VMs go with
+ * them): what taking a node down does. Returns how many there were.
+ */
+export async function removeAllPods(criSocket: string, log: Logger): Promise<number> {
+  const cri = new CriClient(criSocket, { log, timeoutMs: 60_000 });
+  try {
+    const { items } = await cri.listPodSandbox({});
+    for (const s of items) {
+      await cri.stopPodSandbox({ pod_sandbox_id: s.id }).catch((err: unknown) => log.warn('cannot stop a pod sandbox', { sandbox: s.id, err }));
+      await cri.removePodSandbox({ pod_sandbox_id: s.id }).catch((err: unknown) => log.warn('cannot remove a pod sandbox', { sandbox: s.id, err }));
+    }
+    return items.length;
+  } finally {
+    cri.close();
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The workshop's core path on a real local cluster: `./sandpod up`, then unmodified kubectl. A plain pod and
+ * the AKS VM pod run side by side on different kernels; limits size the VM; logs stream; exec works with a
+ * pty and returns exit codes; crash loops back off and restartPolicy Never fails the pod; a VM pod is deleted
+ * within its grace period leaving nothing; a killed node agent restarted by `up` adopts the pods; a killed
+ * QEMU makes the container restart; `./sandpod down` leaves nothing behind.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as pty from 'node-pty';
+import { waitUntil } from '../../src/wait.js';
+import { kubectlVersions } from './harness.js';
+import { processesWhere, repoRoot, sandpod } from './helpers.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sandpod-e2e-up-'));
+const tag = randomBytes(2).toString('hex');
+const subnet = `10.246.${parseInt(tag, 16) % 200}.0/24`;
+const bridge = `spu${tag}`;
+const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
+const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
+const examples = join(repoRoot, 'examples');
+
+function kubectl(args: string[], input?: string, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = execFile(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+    });
+    c.stdin?.end(input ?? '');
+  });
+}
+const ok = async (args: string[], input?: string): Promise<string> => {
+  const r = await kubectl(args, input);
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+const jsonpath = (pod: string, path: string): Promise<string> => ok(['get', 'pod', pod, '-o', `jsonpath={${path}}`]);
+const waitFor = (what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<true> =>
+  waitUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 500, onTimeout: () => new Error(`timed out waiting for ${what}`) });
+/** The VMs of the cluster's pods (not template VMs being made). */
+const podVms = (): Promise<number[]> => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(root) && !cmd.includes('\0sandpod-template-'));
+
+before(async () => {
+  const r = await sandpod(['up', ...roots, '--pod-subnet', subnet, '--bridge', bridge], process.env, undefined, 300_000);
+  assert.equal(r.code, 0, `sandpod up failed: ${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /kubeconfig: /);
+});
+
+after(async () => {
+  const r = await sandpod(['down', ...roots], process.env, undefined, 180_000);
+  const left = [
+    ...(await processesWhere((cmd) => cmd.includes(root))).map((p) => `process ${p}`),
+    ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root)).map((l) => `mount ${l.split(' ')[4]}`),
+  ];
+  const links = await new Promise<string>((resolve) => execFile('ip', ['-o', 'link', 'show', bridge], (err, out) => resolve(err ? '' : out)));
+  await rm(root, { recursive: true, force: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(left, [], 'sandpod down left nothing running or mounted');
+  assert.equal(links, '', 'the pod bridge is gone');
+});
+
+test('a plain pod and the AKS VM pod run side by side on different kernels; limits size the VM', async () => {
+  await ok(['apply', '-f', join(examples, 'trusted-pod.yaml'), '-f', join(examples, 'untrusted-vm-pod.yaml'), '-f', join(examples, 'vm-pod-limits.yaml')]);
+  await ok(['wait', '--for=condition=Ready', 'pod/trusted', 'pod/untrusted', 'pod/vm-limits', '--timeout=240s']);
+  const host = (await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim();
+  assert.equal((await ok(['exec', 'trusted', '--', 'uname', '-r'])).trim(), host);
+  const guest = (await ok(['exec', 'untrusted', '--', 'uname', '-r'])).trim();
+  assert.notEqual(guest, host);
+  assert.match(guest, /^\d+\.\d+\.\d+-\d+-amd64$/);
+  const sized = await ok(['exec', 'vm-limits', '--', 'sh', '-c', 'nproc; grep MemTotal /proc/meminfo']);
+  assert.match(sized, /^2$/m);
+  const mem = (t: string): number => Number(/MemTotal:\s+(\d+)/.exec(t)?.[1]) / 1024;
+  assert.ok(mem(sized) <= 256 && mem(sized) > 150, `MemTotal ${mem(sized)} MiB within 256Mi`);
+  const dflt = mem(await ok(['exec', 'untrusted', '--', 'grep', 'MemTotal', '/proc/meminfo']));
+  assert.ok(dflt > 400 && dflt <= 512, `no limits: a 512Mi VM (MemTotal ${dflt} MiB)`);
+  const wide = await ok(['get', 'pods', '-o', 'wide']);
+  assert.match(wide, new RegExp(`untrusted\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+${subnet.split('.').slice(0, 3).join('\\.')}\\.\\d+`));
+  await ok(['delete', 'pod', 'vm-limits', '--wait=false']);
+});
+
+test('logs stream, exec returns exit codes, and exec -it works under a pty', async () => {
+  const r = await kubectl(['exec', 'untrusted', '--', 'sh', '-c', 'exit 3']);
+  assert.equal(r.code, 3);
+  // logs -f: new lines arrive while the request is open.
+  const follow = spawn(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), 'logs', '-f', 'untrusted']);
+  let out = '';
+  follow.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const lines = (): number => out.split('\n').filter((l) => l === '.').length;
+  await waitFor('a first log line', async () => lines() >= 1, 30_000);
+  const first = lines();
+  await waitFor('more lines while following', async () => lines() > first, 30_000);
+  follow.kill();
+
+  const term = pty.spawn(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), 'exec', '-it', 'untrusted', '--', 'sh'],
+    { cols: 100, rows: 30, env: process.env as Record<string, string> });
+  let screen = '';
+  term.onData((d) => { screen += d; });
+  const exited = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+  const until = (re: RegExp): Promise<true> => waitUntil(() => (re.test(screen) ? true : undefined), { timeoutMs: 30_000, onTimeout: () => new Error(`terminal never showed ${re}: ${JSON.stringify(screen)}`) });
+  await until(/# /);
+  term.write('tty; stty size; uname -r\r');
+  await until(/\/dev\/pts\/\d+/);
+  await until(/30 100/);
+  await until(/-amd64/);
+  term.write('exit 5\r');
+  assert.equal(await exited, 5);
+});
+
+test('CrashLoopBackOff with growing delays for Always; Failed with the exit code for Never', async () => {
+  const manifest = (name: string, policy: string): string => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  restartPolicy: ${policy}
+  containers:
+  - {name: main, image: busybox, command: ["sh", "-c", "exit 1"]}
+`;
+  await ok(['apply', '-f', '-'], manifest('crasher', 'Always') + '---\n' + manifest('once', 'Never'));
+  await waitFor('once to fail', async () => (await jsonpath('once', '.status.phase')) === 'Failed');
+  assert.equal(await jsonpath('once', '.status.containerStatuses[0].state.terminated.exitCode'), '1');
+  await waitFor('crasher to back off after its second restart', async () => Number(await jsonpath('crasher', '.status.containerStatuses[0].restartCount')) >= 2
+    && (await jsonpath('crasher', '.status.containerStatuses[0].state.waiting.reason')) === 'CrashLoopBackOff', 120_000);
+  assert.match(await jsonpath('crasher', '.status.containerStatuses[0].state.waiting.message'), /back-off (20|40)s/);
+  const events = await ok(['get', 'events', '--field-selector', 'involvedObject.name=crasher', '-o', 'jsonpath={.items[*].reason}']);
+  assert.match(events, /BackOff/);
+  await ok(['delete', 'pod', 'crasher', 'once', '--wait=false']);
+});
+
+test('a killed node agent restarted by `sandpod up` adopts the pods; a killed QEMU restarts the container', async () => {
+  const before = await jsonpath('untrusted', '.status.containerStatuses[0].containerID');
+  const [agentPid] = await processesWhere((cmd) => cmd.includes('daemon.js\0node\0') && cmd.includes(root));
+  assert.ok(agentPid, 'the node agent runs');
+  process.kill(agentPid, 'SIGKILL');
+  const again = await sandpod(['up', ...roots], process.env, undefined, 120_000);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /started it again/);
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.equal(await jsonpath('untrusted', '.status.containerStatuses[0].containerID'), before, 'the same container runs on');
+  assert.equal(await jsonpath('untrusted', '.status.containerStatuses[0].restartCount'), '0');
+
+  const vms = await podVms();
+  assert.equal(vms.length, 1, 'one VM pod (untrusted) runs now');
+  process.kill(vms[0] as number, 'SIGKILL');
+  await waitFor('the container to be restarted', async () => (await jsonpath('untrusted', '.status.containerStatuses[0].restartCount')) === '1'
+    && (await jsonpath('untrusted', '.status.containerStatuses[0].ready')) === 'true', 180_000);
+  assert.equal(await jsonpath('untrusted', '.status.containerStatuses[0].lastState.terminated.exitCode'), '137');
+});
+
+test('deleting a VM pod finishes within its grace period and leaves no VM, netns or mount', async () => {
+  const grace = Number(await jsonpath('untrusted', '.spec.terminationGracePeriodSeconds'));
+  const t0 = Date.now();
+  await ok(['delete', 'pod', '--all']);
+  const took = (Date.now() - t0) / 1000;
+  assert.ok(took <= grace + 10, `deleted in ${took.toFixed(1)} s (grace ${grace} s)`);
+  await waitFor('no pods', async () => (await ok(['get', 'pods', '-o', 'name'])).trim() === '', 60_000);
+  const netns = await new Promise<string>((resolve) => execFile('ip', ['netns', 'list'], (_e, out) => resolve(out)));
+  assert.deepEqual(await podVms(), [], 'no VM is left');
+  assert.doesNotMatch(netns, /cni-/, 'no pod network namespace is left');
+});
