@@ -34,6 +34,8 @@ export interface ContainerdCriOptions {
 export interface ContainerdOptions {
   /** Everything of this containerd lives under it. */
   dir: string;
+  /** The gRPC socket (and `<socket>.ttrpc`), when `dir` is too deep for a unix socket path (107 bytes at most). */
+  socket?: string;
   /** Enable the CRI plugin (off: only containerd's own API, for ctr). */
   cri?: ContainerdCriOptions;
   /** A local registry URL (`http://127.0.0.1:PORT`) to pull `docker.io` and `sandpod.local` images from. */
@@ -54,11 +56,11 @@ export interface ContainerdLayout {
   logFile: string;
 }
 
-export function containerdLayout(dir: string): ContainerdLayout {
+export function containerdLayout(dir: string, socket?: string): ContainerdLayout {
   return {
     dir,
     configFile: join(dir, 'config.toml'),
-    address: join(dir, 'containerd.sock'),
+    address: socket ?? join(dir, 'containerd.sock'),
     root: join(dir, 'root'),
     state: join(dir, 'state'),
     runcRoot: join(dir, 'runc'),
@@ -99,7 +101,7 @@ function criConfig(layout: ContainerdLayout, cri: ContainerdCriOptions, registry
 
 /** containerd's config.toml (version 2) for `opts`. */
 export function containerdConfig(opts: ContainerdOptions): string {
-  const layout = containerdLayout(opts.dir);
+  const layout = containerdLayout(opts.dir, opts.socket);
   return [
     'version = 2',
     `root = ${toml(layout.root)}`,
@@ -122,7 +124,7 @@ export const registryHostsToml = (registryUrl: string): string =>
 
 /** Writes config.toml and, with a registry, one hosts.toml per mirrored host. */
 export async function writeContainerdConfig(opts: ContainerdOptions): Promise<ContainerdLayout> {
-  const layout = containerdLayout(opts.dir);
+  const layout = containerdLayout(opts.dir, opts.socket);
   await mkdir(layout.dir, { recursive: true });
   await writeFile(layout.configFile, containerdConfig(opts));
   if (opts.registry !== undefined) {

@@ -71,8 +71,10 @@ export async function startLocalNode(paths: SandpodPaths, opts: LocalNodeOptions
     ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`,
     SANDPOD_STATE_DIR: paths.stateRoot, SANDPOD_RUN_DIR: paths.runRoot, SANDPOD_CACHE_DIR: paths.cacheRoot,
   };
+  const socket = join(paths.runRoot, 'clusters', opts.clusterName ?? 'default', `${name}.sock`);
+  mkdirSync(dirname(socket), { recursive: true });
   const containerd = await startContainerd({
-    dir: join(dir, 'containerd'), cri: { sandboxImage: PAUSE_IMAGE, cniConfDir: join(dir, 'cni', 'net.d') }, registry: opts.registryUrl, env,
+    dir: join(dir, 'containerd'), socket, cri: { sandboxImage: PAUSE_IMAGE, cniConfDir: join(dir, 'cni', 'net.d') }, registry: opts.registryUrl, env,
   });
   say(`starting the node agent for ${name}`);
   const labels = { ...NODE_POOL_LABELS, ...opts.labels };
