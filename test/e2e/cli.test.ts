@@ -11,6 +11,12 @@ import { kubectlVersions, leftovers } from './harness.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/** A pod network of the test's own, so a cluster running on this machine is left alone. */
+const net = (): string[] => {
+  const n = Math.floor(Math.random() * 200);
+  return ['--pod-subnet', `10.248.${n}.0/24`, '--bridge', `spc${n}`];
+};
+
 function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(command, args, { timeout: 60000 }, (err, stdout, stderr) => {
@@ -23,9 +29,9 @@ test('sandpod up prints progress and the kubeconfig; kubectl works; sandpod down
   const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-cli-'));
   const dirs = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
   try {
-    const up = await run(process.execPath, [main, 'up', ...dirs]);
+    const up = await run(process.execPath, [main, 'up', ...dirs, ...net()]);
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stdout, /starting etcd…\n.*preparing certificates…\n.*starting the API server…\n.*starting the scheduler…/s);
+    assert.match(up.stdout, /starting etcd…\n.*preparing certificates…\n.*starting the API server…\n.*starting the scheduler…\n.*starting the image registry…\n.*starting containerd.*\n.*starting the node agent/s);
     const kubeconfig = /kubeconfig: (\S+)/.exec(up.stdout)?.[1];
     assert.equal(kubeconfig, join(root, 'state', 'clusters', 'default', 'kubeconfig'));
     const again = await run(process.execPath, [main, 'up', ...dirs]);
@@ -35,7 +41,7 @@ test('sandpod up prints progress and the kubeconfig; kubectl works; sandpod down
     assert.equal(ns.code, 0, ns.stderr);
     const down = await run(process.execPath, [main, 'down', ...dirs]);
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /stopped scheduler, apiserver, etcd/);
+    assert.match(down.stdout, /stopped node, registry, scheduler, apiserver, etcd/);
     assert.equal(leftovers(root), '');
     const twice = await run(process.execPath, [main, 'down', ...dirs]);
     assert.match(twice.stdout, /nothing was running/);
@@ -50,7 +56,7 @@ test('sandpod up --etcd-endpoints uses an existing etcd and down leaves it runni
   const dirs = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
   const etcd = await startEtcd(join(root, 'external-etcd'), join(root, 'external-etcd.log'));
   try {
-    const up = await run(process.execPath, [main, 'up', ...dirs, '--etcd-endpoints', etcd.endpoint]);
+    const up = await run(process.execPath, [main, 'up', ...dirs, ...net(), '--etcd-endpoints', etcd.endpoint]);
     assert.equal(up.code, 0, up.stderr);
     assert.doesNotMatch(up.stdout, /starting etcd/);
     assert.match(up.stdout, new RegExp(`etcd ${etcd.endpoint.replace(/[.:/]/g, '\\$&')}`));
@@ -58,7 +64,7 @@ test('sandpod up --etcd-endpoints uses an existing etcd and down leaves it runni
     const ns = await run(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kcache'), 'get', 'ns', 'default']);
     assert.equal(ns.code, 0, ns.stderr);
     const down = await run(process.execPath, [main, 'down', ...dirs]);
-    assert.match(down.stdout, /stopped scheduler, apiserver\n/);
+    assert.match(down.stdout, /stopped node, registry, scheduler, apiserver\n/);
     assert.ok(isAlive(etcd.process.pid), 'down must not stop an etcd it did not start');
   } finally {
     await run(process.execPath, [main, 'down', ...dirs]);

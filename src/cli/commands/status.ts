@@ -1,18 +1,14 @@
 /** `sandpod status`: what of the local cluster runs (processes, registry, nodes, pods). Exit 1 when something recorded is down. */
-import { parseArgs } from 'node:util';
 import { clusterStatus } from '../../cluster/index.js';
-import { resolvePaths } from '../../paths.js';
+import { parse, pathsFrom } from '../options.js';
 
 export default async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' }, 'run-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parse('status', argv, { json: { type: 'boolean' } });
   if (values.help) {
     process.stdout.write('usage: sandpod status [--state-dir DIR] [--run-dir DIR] [--json]\n\nSays what of the local cluster is running.\n');
     return 0;
   }
-  const paths = resolvePaths({
-    ...(values['state-dir'] ? { stateRoot: values['state-dir'] } : {}),
-    ...(values['run-dir'] ? { runRoot: values['run-dir'] } : {}),
-  });
+  const paths = pathsFrom(values);
   const s = await clusterStatus(paths);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);

@@ -2,10 +2,9 @@
  * `sandpod up`: the whole local cluster — etcd, the API server, the scheduler, the image registry with the lab
  * images, containerd (runc and sandpod-vm) and a node agent — then prints what runs and what to try.
  */
-import { parseArgs } from 'node:util';
 import { upCluster } from '../../cluster/index.js';
 import { ensureGuestImage } from '../../guest/index.js';
-import { resolvePaths } from '../../paths.js';
+import { parse, pathsFrom } from '../options.js';
 
 const help = `usage: sandpod up [--state-dir DIR] [--run-dir DIR] [--etcd-endpoints URL[,URL]] [--pod-subnet CIDR] [--bridge NAME]
 
@@ -16,21 +15,12 @@ The node's pods get addresses from --pod-subnet (a /24, default 10.244.0.0/24) o
 (default sandpod0). Stop it with "sandpod down"; "sandpod status" says what runs.`;
 
 export default async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'state-dir': { type: 'string' }, 'run-dir': { type: 'string' }, 'etcd-endpoints': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      'pod-subnet': { type: 'string' }, bridge: { type: 'string' },
-    },
-  });
+  const { values } = parse('up', argv, { 'etcd-endpoints': { type: 'string' }, 'pod-subnet': { type: 'string' }, bridge: { type: 'string' } });
   if (values.help) {
     process.stdout.write(`${help}\n`);
     return 0;
   }
-  const paths = resolvePaths({
-    ...(values['state-dir'] ? { stateRoot: values['state-dir'] } : {}),
-    ...(values['run-dir'] ? { runRoot: values['run-dir'] } : {}),
-  });
+  const paths = pathsFrom(values);
   const started = Date.now();
   const progress = (step: string): void => { process.stdout.write(`  ${step}…\n`); };
   progress('checking the guest image (kernel, initramfs, runtime)');
