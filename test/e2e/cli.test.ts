@@ -74,3 +74,27 @@ test('sandpod up --etcd-endpoints uses an existing etcd and down leaves it runni
     assert.equal(left, '');
   }
 });
+
+test('sandpod up after a crash (every process killed) cleans up and starts again', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-cli-'));
+  const dirs = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
+  const network = net();
+  try {
+    assert.equal((await run(process.execPath, [main, 'up', ...dirs, ...network])).code, 0);
+    for (const pid of leftovers(root).split('\n').map((l) => Number(l.split(' ')[0])).filter((p) => p > 0)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    const status = await run(process.execPath, [main, 'status', ...dirs]);
+    assert.equal(status.code, 1, 'status says something is down');
+    assert.match(status.stdout, /NOT RUNNING/);
+    const again = await run(process.execPath, [main, 'up', ...dirs, ...network]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /cleaning up what an earlier run left behind/);
+    assert.equal((await run(process.execPath, [main, 'status', ...dirs])).code, 0);
+  } finally {
+    await run(process.execPath, [main, 'down', ...dirs]);
+    const left = leftovers(root);
+    rmSync(root, { recursive: true, force: true });
+    assert.equal(left, '');
+  }
+});

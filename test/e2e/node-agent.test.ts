@@ -128,6 +128,34 @@ test('a crashing container backs off with growing delays; with restartPolicy Nev
   for (const name of ['crash', 'once']) await cluster.client.delete(podPath(name));
 });
 
+test('init containers run first; readiness and liveness probes gate and restart containers', async () => {
+  await cluster.client.create('/api/v1/namespaces/default/pods', {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probed', namespace: 'default' },
+    spec: {
+      terminationGracePeriodSeconds: 2,
+      initContainers: [{ name: 'init', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'sleep 1'] }],
+      containers: [
+        { name: 'gated', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', '1000'],
+          readinessProbe: { exec: { command: ['test', '-f', '/tmp/ready'] }, periodSeconds: 1 } },
+        { name: 'doomed', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', '1000'],
+          livenessProbe: { exec: { command: ['test', '-f', '/nonexistent'] }, periodSeconds: 1, failureThreshold: 2 } },
+      ],
+    },
+  });
+  const initDone = await waitPod('probed', (p) => {
+    const init = (status(p)['initContainerStatuses'] as { state?: { terminated?: { reason: string } } }[] | undefined)?.[0];
+    return init?.state?.terminated?.reason === 'Completed' && containerStatus(p)['started'] === true;
+  }, 'initialized');
+  assert.equal(containerStatus(initDone)['ready'], false, 'not ready while the readiness probe fails');
+  await exec(initDone, ['touch', '/tmp/ready']);
+  await waitPod('probed', (p) => containerStatus(p)['ready'] === true, 'became ready');
+  const restarted = await waitPod('probed', (p) => Number(containerStatus(p, 1)['restartCount']) >= 1, 'restarted the container failing liveness');
+  assert.equal(containerStatus(restarted)['restartCount'], 0, 'the healthy container is left alone');
+  const reasons = (await cluster.client.list('/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dprobed')).items.map((e) => e['reason']);
+  assert.ok(reasons.includes('Unhealthy') && reasons.includes('Killing'), `Unhealthy and Killing events (${reasons.join(', ')})`);
+  await cluster.client.delete(podPath('probed'));
+});
+
 test('a VM pod whose QEMU is killed is reported terminated and restarted', async () => {
   const before = await cluster.client.get(podPath('vm'));
   const sandbox = (await cri.cri.listPodSandbox({})).items.find((s) => s.metadata?.name === 'vm' && s.state === 'SANDBOX_READY');

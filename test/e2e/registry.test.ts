@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterRegistryUrl, startClusterRegistry, startRegistry, stopClusterRegistry, stopRegistry, type RunningRegistry } from '../../src/cluster/index.js';
 import { isSandpodError } from '../../src/errors.js';
-import { busyboxImageArchive, pushLabImages, pushOciArchive, PAUSE_IMAGE, STRESS_IMAGE } from '../../src/images/index.js';
+import { AKS_SAMPLE_IMAGE, busyboxImageArchive, pushLabImages, pushOciArchive, PAUSE_IMAGE, STRESS_IMAGE } from '../../src/images/index.js';
 import { resolvePaths } from '../../src/paths.js';
 import { runTestPod, startCriContainerd, startTestContainer, stopCriContainerd, waitContainerState } from './cri-helpers.js';
 import { processesWhere } from './helpers.js';
@@ -54,7 +54,7 @@ test('images pushed to the local registry are served under their repository path
   const paths = resolvePaths();
   const pushed = await pushLabImages(paths, registry.url);
   assert.deepEqual(pushed.map((p) => p.reference), [
-    'sandpod.local/busybox:latest', 'docker.io/library/busybox:latest',
+    'sandpod.local/busybox:latest', 'docker.io/library/busybox:latest', AKS_SAMPLE_IMAGE,
     'sandpod.local/stress:latest', 'docker.io/library/stress:latest', PAUSE_IMAGE,
   ]);
   const busybox = pushed[1];

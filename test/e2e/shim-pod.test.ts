@@ -114,4 +114,7 @@ test('containers of a pod share one VM, the pod network, and go with it', async 
     await containerd.ctr(['containers', 'rm', id]);
   }
   await waitUntil(async () => ((await qemuOf('pod2')).length === 0 ? true : undefined), { timeoutMs: 10_000, onTimeout: () => new Error('the VM of the dead shim is still running') });
+  // containerd runs `shim delete` for a dead shim's tasks in the background: let those clean-ups finish.
+  await waitUntil(async () => ((await processesWhere((cmd) => cmd.includes('\0delete') && cmd.includes('pod2'))).length === 0 ? true : undefined),
+    { timeoutMs: 60_000, onTimeout: () => new Error('containerd\'s clean-up of the dead shim did not finish') });
 });
