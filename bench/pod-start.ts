@@ -20,6 +20,7 @@ const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
 const kubectl = (args: string[], input?: string): Promise<string> => new Promise((resolve, reject) => {
   const c = execFile(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: 300_000 },
     (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
+  c.stdin?.on('error', () => undefined);
   c.stdin?.end(input ?? '');
 });
 

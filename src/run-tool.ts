@@ -19,6 +19,8 @@ export function runTool(object: string, file: string, args: string[], opts: RunO
       if (code === 0) resolve(Buffer.concat(out));
       else reject(internal(object, `${file} ${args.slice(0, 3).join(' ')}… failed (exit ${code}): ${err.trim().slice(-400)}`));
     });
+    // A tool that exits without reading all its input fails by its exit code, not by EPIPE.
+    child.stdin?.on('error', () => undefined);
     if (opts.input) child.stdin?.end(opts.input);
   });
 }

@@ -31,6 +31,8 @@ function kubectl(args: string[], input?: string, timeoutMs = 120_000): Promise<{
     const c = execFile(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
     });
+    // A command that exits without reading its stdin must not fail the caller with EPIPE.
+    c.stdin?.on('error', () => undefined);
     c.stdin?.end(input ?? '');
   });
 }

@@ -149,6 +149,8 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
       if (err) reject(Object.assign(err, { stdout, stderr }));
       else resolve({ stdout, stderr });
     });
+    // A command that exits without reading its stdin must not fail the caller with EPIPE.
+    c.stdin?.on('error', () => undefined);
     c.stdin?.end(input ?? '');
   });
   const stop = (): Promise<void> => stopContainerd(containerd);
