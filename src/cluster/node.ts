@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { PAUSE_IMAGE } from '../images/index.js';
 import { createLogger } from '../log.js';
-import { writeBridgeConflist } from '../net/index.js';
+import { prepareBridgeNetwork } from '../net/index.js';
 import { removeAllPods } from '../node/index.js';
 import type { SandpodPaths } from '../paths.js';
 import { runTool } from '../run-tool.js';
@@ -64,7 +64,7 @@ export async function startLocalNode(paths: SandpodPaths, opts: LocalNodeOptions
   const dir = nodeDir(paths, opts.clusterName, name);
   const say = opts.progress ?? ((): void => undefined);
   const gateway = subnet.replace(/\.0\/\d+$/, '.1');
-  await writeBridgeConflist(join(dir, 'cni', 'net.d'), '10-sandpod.conflist', { name: 'sandpod', bridge, subnet, gateway, dataDir: join(dir, 'cni', 'ipam') });
+  await prepareBridgeNetwork(join(dir, 'cni', 'net.d'), '10-sandpod.conflist', { name: 'sandpod', bridge, subnet, gateway, dataDir: join(dir, 'cni', 'ipam') });
   say('starting containerd (runtime handlers runc and sandpod-vm)');
   // The shims containerd starts use this checkout's containerd-shim-sandpod-v2 and the cluster's Sandpod roots.
   const env = {

@@ -3,4 +3,4 @@
  * to the veth CNI gave it.
  */
 export { readPodNetwork, wireTap, unwireTap, inNetns, POD_INTERFACE, VM_TAP, type PodNetwork } from './tap.js';
-export { bridgeConflist, writeBridgeConflist, type BridgeNetwork } from './cni.js';
+export { bridgeConflist, writeBridgeConflist, ensureBridge, prepareBridgeNetwork, type BridgeNetwork } from './cni.js';

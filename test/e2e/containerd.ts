@@ -13,7 +13,7 @@ import { writeFile, stat, readFile, readdir, rmdir, rm } from 'node:fs/promises'
 import { join } from 'node:path';
 import { RUNTIME_HANDLERS, startContainerd as startContainerdProcess, stopContainerd, type ManagedProcess, type RuntimeHandler } from '../../src/cluster/index.js';
 import { PAUSE_IMAGE, type ImageArchive } from '../../src/images/index.js';
-import { writeBridgeConflist } from '../../src/net/index.js';
+import { prepareBridgeNetwork } from '../../src/net/index.js';
 import { runTool } from '../../src/run-tool.js';
 import { waitUntil } from '../../src/wait.js';
 import assert from 'node:assert/strict';
@@ -132,9 +132,9 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
   const cniConfDir = join(base, 'cni', 'net.d');
   if (opts.cri) {
     const network = await choosePodNetwork();
-    await writeBridgeConflist(cniConfDir, '10-sandpod-test.conflist', { ...network, dataDir: join(base, 'cni', 'ipam') });
+    await prepareBridgeNetwork(cniConfDir, '10-sandpod-test.conflist', { ...network, dataDir: join(base, 'cni', 'ipam') });
     cri = { network, cgroupParent: `/sandpod-e2e-${network.bridge}`, sandboxImage: PAUSE_IMAGE };
-    // The bridge plugin turns on IPv4 forwarding for a gateway bridge; cleanup puts the host's setting back.
+    // Nothing here should turn on IPv4 forwarding; cleanup still puts the host's setting back if something did.
     ipForward = await readFile(IP_FORWARD, 'utf8');
   }
   const containerd = await startContainerdProcess({
@@ -162,8 +162,13 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
     cleanup: async () => {
       await stop();
       const left: string[] = [];
-      for (const pid of await processesWhere((cmd) => cmd.includes(base))) {
-        left.push(`process ${pid}: ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim()}`);
+      // A shim may be on its way out as containerd stops: give processes a moment before calling them left over.
+      const mine = (): Promise<number[]> => processesWhere((cmd) => cmd.includes(base));
+      await waitUntil(async () => ((await mine()).length === 0 ? true : undefined), { timeoutMs: 3_000, intervalMs: 100, onTimeout: () => new Error() }).catch(() => undefined);
+      for (const pid of await mine()) {
+        const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim();
+        if (!cmdline) continue; // exited (a zombie awaiting its parent) between the listing and now
+        left.push(`process ${pid}: ${cmdline}`);
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
       }
       // runc puts ctr's containers under a cgroup named after the containerd namespace.
@@ -185,7 +190,10 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
         left.push(...(await waitUntil(async () => ((await ports()).length === 0 ? [] : undefined), { timeoutMs: 5_000, intervalMs: 100, onTimeout: () => new Error() })
           .catch(ports)));
         await runTool('test-cleanup', 'ip', ['link', 'delete', cri.network.bridge]).catch(() => undefined);
-        if (ipForward !== undefined && (await readFile(IP_FORWARD, 'utf8')) !== ipForward) await writeFile(IP_FORWARD, ipForward);
+        if (ipForward !== undefined && (await readFile(IP_FORWARD, 'utf8')) !== ipForward) {
+          left.push(`IPv4 forwarding was switched to ${(await readFile(IP_FORWARD, 'utf8')).trim()}: pod traffic could be routed off this machine`);
+          await writeFile(IP_FORWARD, ipForward);
+        }
       }
       return left;
     },
