@@ -380,8 +380,7 @@ export class PodWorker {
 
   /** Graceful deletion: preStop hooks and TERM within the grace period, then the sandbox, then the API object. */
   private async terminate(snap: NodeSnapshot): Promise<void> {
-    const deletion = isRecord(this.pod.object.metadata) ? (this.pod.object.metadata as { deletionGracePeriodSeconds?: number }).deletionGracePeriodSeconds : undefined;
-    const grace = deletion ?? this.pod.spec.terminationGracePeriodSeconds;
+    const grace = this.pod.object.metadata.deletionGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds;
     const sandboxes = snap.sandboxes.filter((s) => s.labels[LABEL.podUid] === this.pod.uid);
     const running = snap.containers.filter((c) => c.labels[LABEL.podUid] === this.pod.uid && c.state === 'CONTAINER_RUNNING');
     await Promise.all(running.map(async (c) => {
