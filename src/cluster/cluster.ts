@@ -3,7 +3,6 @@
  * (containerd + node agent). `downCluster` takes it all away again, pods first; `clusterStatus` says what
  * runs. A cluster whose processes died (a crash, a reboot) is cleaned up by the next `upCluster`.
  */
-import { readFileSync } from 'node:fs';
 import { failedPrecondition } from '../errors.js';
 import { pushLabImages } from '../images/index.js';
 import { isRecord, KubeClient } from '../kube/index.js';
@@ -11,7 +10,7 @@ import type { SandpodPaths } from '../paths.js';
 import { down, readState, up, type ControlPlaneState } from './control-plane.js';
 import { clusterLayout } from './layout.js';
 import { readNodeRecord, restartNodeAgent, startLocalNode, stopLocalNode, type LocalNodeOptions, type LocalNodeRecord } from './node.js';
-import { isAlive, waitUntil, type ManagedProcess } from './processes.js';
+import { isAlive, lastLogLine, waitUntil, type ManagedProcess } from './processes.js';
 import { clusterRegistryStatus, startClusterRegistry, stopClusterRegistry, type RegistryStatus } from './registry.js';
 
 export interface ClusterUpOptions extends Omit<LocalNodeOptions, 'registryUrl'> {
@@ -56,7 +55,7 @@ export async function upCluster(paths: SandpodPaths, opts: ClusterUpOptions = {}
     const client = KubeClient.fromKubeconfig(controlPlane.kubeconfig);
     try {
       await waitUntil(`node ${node.name} to register and be Ready (log: ${node.agent.logFile})`, async () => {
-        if (!isAlive(node.agent.pid)) throw new Error(`the node agent exited: ${lastLine(node.agent.logFile)} (log: ${node.agent.logFile})`);
+        if (!isAlive(node.agent.pid)) throw new Error(`the node agent exited: ${lastLogLine(node.agent.logFile)} (log: ${node.agent.logFile})`);
         const n = await client.get(`/api/v1/nodes/${node.name}`).catch(() => undefined);
         const conditions = n && isRecord(n['status']) && Array.isArray(n['status']['conditions']) ? n['status']['conditions'] : [];
         return conditions.some((c) => isRecord(c) && c['type'] === 'Ready' && c['status'] === 'True') || undefined;
@@ -68,14 +67,6 @@ export async function upCluster(paths: SandpodPaths, opts: ClusterUpOptions = {}
   } catch (err) {
     await downCluster(paths, opts).catch(() => undefined);
     throw err;
-  }
-}
-
-function lastLine(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim().split('\n').pop() ?? '';
-  } catch {
-    return 'no log';
   }
 }
 

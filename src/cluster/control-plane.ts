@@ -11,7 +11,7 @@ import { KubeClient } from '../kube/index.js';
 import type { SandpodPaths } from '../paths.js';
 import { startEtcd } from './etcd.js';
 import { clusterLayout, type ClusterLayout } from './layout.js';
-import { freePort, isAlive, startProcess, stopProcess, waitUntil, type ManagedProcess } from './processes.js';
+import { freePort, isAlive, lastLogLine, startProcess, stopProcess, waitUntil, type ManagedProcess } from './processes.js';
 
 export interface ControlPlaneState {
   etcdEndpoints: string[];
@@ -43,12 +43,6 @@ function writeState(layout: ClusterLayout, state: ControlPlaneState): void {
   writeFileSync(layout.stateFile, JSON.stringify(state, null, 2));
 }
 
-/** The last line a process wrote to its log, for error messages. */
-function lastLine(file: string): string {
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
-  return lines[lines.length - 1]?.trim() || 'no output';
-}
-
 /** Starts the API server process on the cluster's port and waits until it answers /readyz. */
 export async function startApiServer(layout: ClusterLayout, etcdEndpoints: string[]): Promise<{ process: ManagedProcess; url: string }> {
   const ports = readPorts(layout);
@@ -62,7 +56,7 @@ export async function startApiServer(layout: ClusterLayout, etcdEndpoints: strin
     await waitUntil(`the API server at ${url} (log: ${join(layout.logs, 'apiserver.log')})`, async () => {
       if (!isAlive(proc.pid)) {
         const log = join(layout.logs, 'apiserver.log');
-        throw failedPrecondition('apiserver', `the API server exited during startup: ${lastLine(log)} (log: ${log})`);
+        throw failedPrecondition('apiserver', `the API server exited during startup: ${lastLogLine(log)} (log: ${log})`);
       }
       return (await client.raw('GET', '/readyz')).code === 200 || undefined;
     }, 30000, 100);

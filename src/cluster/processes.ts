@@ -26,6 +26,13 @@ export function startProcess(name: string, command: string, args: string[], logF
   }
 }
 
+/** The last line a process wrote to its log, for error messages. */
+export function lastLogLine(file: string): string {
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { /* no log yet */ }
+  return text.trim().split('\n').pop()?.trim() || 'no output';
+}
+
 /** Whether the process runs. A zombie (exited, not yet reaped by its new parent) does not. */
 export function isAlive(pid: number): boolean {
   try {
