@@ -5,7 +5,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { fieldPath, isRecord, type KubeObject } from '../kube/index.js';
+import { dropNulls, fieldPath, isRecord, type KubeObject } from '../kube/index.js';
 import { apiVersionOf, type ResourceDef } from './resources/resource.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { badRequest } from './status.js';
@@ -50,10 +50,12 @@ function deleteAt(obj: unknown, path: ReadonlyArray<PropertyKey>, keys: string[]
 }
 
 /**
- * Checks the object against the resource schema. Returns warnings (Warn mode) and mutates the object to drop
+ * Checks the object against the resource schema, dropping null fields first. Returns warnings (Warn mode) and mutates the object to drop
  * unknown fields (Warn, Ignore); throws 400 for unknown fields in Strict mode and for wrong types.
  */
 export function checkFields(def: ResourceDef, obj: KubeObject, mode: FieldValidation): string[] {
+  // kube-apiserver decodes an explicit null as an unset field and never stores one.
+  dropNulls(obj);
   const result = (def.schema as z.ZodType).safeParse(obj);
   if (result.success) return [];
   const unknown: string[] = [];

@@ -158,8 +158,12 @@ export class Registry {
     delete obj.metadata.deletionGracePeriodSeconds;
     def.prepareForCreate?.(obj);
     if (def === pods) {
-      const admitted = await admitPod(obj, (n) => this.tryGet({ def: runtimeClasses }, n), async () =>
-        (await this.list({ def: runtimeClasses }, { labels: [], fields: [] })).items.map((r) => r.metadata.name ?? ''));
+      const accounts = findResource('', 'v1', 'serviceaccounts');
+      const admitted = await admitPod(obj, {
+        runtimeClass: (n) => this.tryGet({ def: runtimeClasses }, n),
+        runtimeClassNames: async () => (await this.list({ def: runtimeClasses }, { labels: [], fields: [] })).items.map((r) => r.metadata.name ?? ''),
+        ...(accounts ? { serviceAccountExists: async (ns: string, n: string) => (await this.tryGet({ def: accounts, namespace: ns }, n)) !== undefined } : {}),
+      });
       if (admitted.forbidden) throw forbiddenError(def, obj.metadata.name, admitted.forbidden);
       if (admitted.errors.length > 0) throw new ValidationError(def.kind, obj.metadata.name, admitted.errors);
       warnings.push(...admitted.warnings);

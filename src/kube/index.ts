@@ -9,3 +9,4 @@ export * from './validation.js';
 export * from './client.js';
 export * from './informer.js';
 export * from './events.js';
+export * from './pod.js';

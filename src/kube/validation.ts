@@ -4,7 +4,7 @@
  */
 import { SandpodError } from '../errors.js';
 
-export type FieldErrorType = 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden';
+export type FieldErrorType = 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueNotFound';
 
 export interface FieldError {
   type: FieldErrorType;
@@ -22,6 +22,7 @@ export const notSupported = (field: string, value: unknown, allowed: readonly st
   ({ type: 'FieldValueNotSupported', field, detail: `Unsupported value: ${show(value)}: supported values: ${allowed.map((a) => `"${a}"`).join(', ')}` });
 export const duplicate = (field: string, value: unknown): FieldError => ({ type: 'FieldValueDuplicate', field, detail: `Duplicate value: ${show(value)}` });
 export const forbidden = (field: string, msg: string): FieldError => ({ type: 'FieldValueForbidden', field, detail: `Forbidden: ${msg}` });
+export const notFoundValue = (field: string, value: unknown): FieldError => ({ type: 'FieldValueNotFound', field, detail: `Not found: ${show(value)}` });
 
 /** Thrown by validation with all field errors of one object; the API edge turns it into a 422 Invalid Status. */
 export class ValidationError extends SandpodError {
