@@ -41,3 +41,10 @@ test('bound pods use up allocatable; required node affinity is honoured', () => 
   assert.equal(place(pod({ affinity, containers: [{}] }), nodes, usage).node, 'a');
   assert.match(place(pod({ affinity, containers: [{ resources: { requests: { memory: '512Mi' } } }] }), nodes, usage).message ?? '', /1 Insufficient memory, 1 node\(s\) didn't match/);
 });
+
+test('preferred node affinity picks among the feasible nodes before free memory does', () => {
+  const nodes = [node('big', { zone: 'a' }, '8Gi'), node('small', { zone: 'b' }, '2Gi')];
+  const prefersB = pod({ containers: [{}], affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, preference: { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] } }] } } });
+  assert.equal(place(prefersB, nodes, new Map()).node, 'small');
+  assert.equal(place(pod({ containers: [{}] }), nodes, new Map()).node, 'big');
+});

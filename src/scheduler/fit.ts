@@ -39,6 +39,22 @@ export function nodeTaints(node: KubeObject): Taint[] {
   return taints;
 }
 
+/** Whether a node selector term (matchExpressions on labels, matchFields on metadata.name) matches the node. */
+function termMatches(term: unknown, node: KubeObject): boolean {
+  const exprs = arr(obj(term)['matchExpressions']);
+  const fields = arr(obj(term)['matchFields']);
+  if (exprs.length === 0 && fields.length === 0) return false;
+  const fieldOk = labelSelectorRequirements({ matchExpressions: fields }).every((r) =>
+    r.key !== 'metadata.name' || matchesLabels([{ ...r, key: 'n' }], { n: node.metadata.name ?? '' }));
+  return fieldOk && matchesLabels(labelSelectorRequirements({ matchExpressions: exprs }), node.metadata.labels ?? {});
+}
+
+/** The sum of the weights of the pod's preferred node affinity terms that the node matches. */
+export function preferenceScore(pod: KubeObject, node: KubeObject): number {
+  const preferred = arr(obj(obj(obj(pod['spec'])['affinity'])['nodeAffinity'])['preferredDuringSchedulingIgnoredDuringExecution']);
+  return preferred.reduce<number>((sum, p) => sum + (termMatches(obj(p)['preference'], node) ? Number(obj(p)['weight'] ?? 0) : 0), 0);
+}
+
 function matchesAffinity(pod: KubeObject, node: KubeObject): boolean {
   const spec = obj(pod['spec']);
   const labels = node.metadata.labels ?? {};
@@ -47,14 +63,7 @@ function matchesAffinity(pod: KubeObject, node: KubeObject): boolean {
   const required = obj(obj(obj(spec['affinity'])['nodeAffinity'])['requiredDuringSchedulingIgnoredDuringExecution']);
   const terms = arr(required['nodeSelectorTerms']);
   if (terms.length === 0) return true;
-  return terms.some((term) => {
-    const exprs = arr(obj(term)['matchExpressions']);
-    const fields = arr(obj(term)['matchFields']);
-    if (exprs.length === 0 && fields.length === 0) return false;
-    const fieldOk = labelSelectorRequirements({ matchExpressions: fields }).every((r) =>
-      r.key !== 'metadata.name' || matchesLabels([{ ...r, key: 'n' }], { n: node.metadata.name ?? '' }));
-    return fieldOk && matchesLabels(labelSelectorRequirements({ matchExpressions: exprs }), labels);
-  });
+  return terms.some((term) => termMatches(term, node));
 }
 
 /** Why the node cannot take the pod (empty when it can), given what is already bound to it. */
@@ -94,22 +103,25 @@ export function usageByNode(pods: Iterable<KubeObject>): Map<string, ResourceLis
   return out;
 }
 
-/** Picks the feasible node with the most free memory (then CPU, then name), or explains why none fits. */
+/**
+ * Picks the feasible node that best matches the pod's preferred node affinity, then has the most free memory
+ * (then CPU, then name), or explains why none fits.
+ */
 export function place(pod: KubeObject, nodes: KubeObject[], usage: Map<string, ResourceList>): Placement {
   const histogram = new Map<string, number>();
-  const feasible: Array<{ name: string; freeMem: number; freeCpu: number }> = [];
+  const feasible: Array<{ name: string; score: number; freeMem: number; freeCpu: number }> = [];
   for (const node of nodes) {
     const name = node.metadata.name ?? '';
     const used = usage.get(name) ?? {};
     const reasons = unfitReasons(pod, node, used);
     if (reasons.length === 0) {
       const alloc = parseResourceList(obj(node['status'])['allocatable']);
-      feasible.push({ name, freeMem: (alloc['memory'] ?? 0) - (used['memory'] ?? 0), freeCpu: (alloc['cpu'] ?? 0) - (used['cpu'] ?? 0) });
+      feasible.push({ name, score: preferenceScore(pod, node), freeMem: (alloc['memory'] ?? 0) - (used['memory'] ?? 0), freeCpu: (alloc['cpu'] ?? 0) - (used['cpu'] ?? 0) });
     }
     for (const r of reasons) histogram.set(r, (histogram.get(r) ?? 0) + 1);
   }
   if (feasible.length > 0) {
-    feasible.sort((a, b) => b.freeMem - a.freeMem || b.freeCpu - a.freeCpu || a.name.localeCompare(b.name));
+    feasible.sort((a, b) => b.score - a.score || b.freeMem - a.freeMem || b.freeCpu - a.freeCpu || a.name.localeCompare(b.name));
     return { node: feasible[0]!.name };
   }
   const parts = [...histogram].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r, n]) => `${n} ${r}`);
