@@ -2,7 +2,7 @@
  * Entry point of the control plane's long-running processes, started detached by control-plane.ts:
  *   daemon.js apiserver --etcd-endpoints URL[,URL] --pki DIR --port N
  *   daemon.js scheduler --kubeconfig FILE
- *   daemon.js node --kubeconfig FILE --cri SOCKET --name NODE --logs DIR [--host-ip IP] [--labels k=v,…] [--pod-cidr CIDR]
+ *   daemon.js node --kubeconfig FILE --cri SOCKET --name NODE --logs DIR [--pods-dir DIR] [--host-ip IP] [--labels k=v,…] [--pod-cidr CIDR]
  * Each stops cleanly on SIGTERM (the node agent leaves its pods running, for the next agent to adopt).
  */
 import { parseArgs } from 'node:util';
@@ -43,7 +43,7 @@ async function node(args: string[]): Promise<() => Promise<void>> {
   const { values } = parseArgs({
     args,
     options: {
-      kubeconfig: { type: 'string' }, cri: { type: 'string' }, name: { type: 'string' }, logs: { type: 'string' },
+      kubeconfig: { type: 'string' }, cri: { type: 'string' }, name: { type: 'string' }, logs: { type: 'string' }, 'pods-dir': { type: 'string' },
       'host-ip': { type: 'string' }, labels: { type: 'string' }, 'pod-cidr': { type: 'string' },
     },
   });
@@ -54,6 +54,7 @@ async function node(args: string[]): Promise<() => Promise<void>> {
   const node = await runNodeAgent({
     client, criSocket: values.cri, nodeName: values.name, hostIP: values['host-ip'] ?? '127.0.0.1', logsRoot: values.logs, labels, log,
     ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
+    ...(values['pods-dir'] ? { podsDir: values['pods-dir'] } : {}),
   });
   return async () => {
     await node.stop();

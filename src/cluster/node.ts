@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { PAUSE_IMAGE } from '../images/index.js';
 import { createLogger } from '../log.js';
 import { prepareBridgeNetwork } from '../net/index.js';
-import { removeAllPods } from '../node/index.js';
+import { defaultPodsDir, removeAllPods } from '../node/index.js';
 import type { SandpodPaths } from '../paths.js';
 import { runTool } from '../run-tool.js';
 import { startContainerd, stopContainerd } from './containerd.js';
@@ -33,7 +33,7 @@ const recordSchema = z.object({
   name: z.string(), bridge: z.string(), subnet: z.string(), criSocket: z.string(), logsRoot: z.string(), labels: z.record(z.string(), z.string()),
   containerd: z.object({ pid: z.number(), logFile: z.string() }),
   agent: z.object({ pid: z.number(), logFile: z.string() }),
-});
+}).transform((r) => ({ ...r, podsDir: defaultPodsDir(r.logsRoot) }));
 export type LocalNodeRecord = z.infer<typeof recordSchema>;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -80,7 +80,7 @@ export async function startLocalNode(paths: SandpodPaths, opts: LocalNodeOptions
   const labels = { ...NODE_POOL_LABELS, ...opts.labels };
   const agentLog = join(layout.logs, `node-${name}.log`);
   const record: LocalNodeRecord = {
-    name, bridge, subnet, criSocket: containerd.address, logsRoot: join(dir, 'pods'), labels,
+    name, bridge, subnet, criSocket: containerd.address, logsRoot: join(dir, 'pods'), podsDir: defaultPodsDir(join(dir, 'pods')), labels,
     containerd: { pid: containerd.process.pid, logFile: containerd.layout.logFile }, agent: { pid: 0, logFile: agentLog },
   };
   return spawnAgent(paths, opts.clusterName, record);
@@ -89,7 +89,7 @@ export async function startLocalNode(paths: SandpodPaths, opts: LocalNodeOptions
 function spawnAgent(paths: SandpodPaths, clusterName: string | undefined, record: LocalNodeRecord): LocalNodeRecord {
   const layout = clusterLayout(paths, clusterName);
   const agent = startProcess(`node agent ${record.name}`, process.execPath, ['--enable-source-maps', daemonScript, 'node',
-    '--kubeconfig', layout.kubeconfig, '--cri', record.criSocket, '--name', record.name, '--logs', record.logsRoot,
+    '--kubeconfig', layout.kubeconfig, '--cri', record.criSocket, '--name', record.name, '--logs', record.logsRoot, '--pods-dir', record.podsDir,
     '--pod-cidr', record.subnet, '--labels', Object.entries(record.labels).map(([k, v]) => `${k}=${v}`).join(',')],
   record.agent.logFile, { ...process.env, SANDPOD_LOG_FILE: record.agent.logFile });
   const next = { ...record, agent: { ...record.agent, pid: agent.pid } };
@@ -119,7 +119,7 @@ export async function stopLocalNode(paths: SandpodPaths, opts: { clusterName?: s
   }
   if (isAlive(record.containerd.pid)) {
     say('removing the pods');
-    await removeAllPods(record.criSocket, createLogger('cluster')).catch(() => 0);
+    await removeAllPods(record.criSocket, record.podsDir, createLogger('cluster')).catch(() => 0);
     say(`stopping containerd (pid ${record.containerd.pid})`);
     await stopContainerd({ process: { pid: record.containerd.pid } });
   }

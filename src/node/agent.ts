@@ -6,20 +6,27 @@
  * Stopping the agent leaves the pods running: the next agent adopts them from the runtime.
  */
 import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { CriClient } from '../cri/index.js';
 import { describeError } from '../errors.js';
-import { Informer, isRecord, kubeTime, KubeApiError, type KubeClient, type KubeObject } from '../kube/index.js';
+import { Informer, isRecord, kubeTime, KubeApiError, recordEvent, type KubeClient, type KubeObject } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { LABEL } from './cri-config.js';
+import { parseResolvConf } from './dns.js';
+import { ObjectCache } from './object-cache.js';
 import { podInfo } from './pod-spec.js';
 import { PodWorker, type WorkerContext } from './pod-worker.js';
 import { takeSnapshot, type NodeSnapshot } from './snapshot.js';
+import { removePodDir } from './volumes.js';
 
 export const AGENT_VERSION = 'v1.32.0-sandpod';
 const LEASE_DURATION_S = 40;
 const LEASE_RENEW_MS = 10_000;
 const STATUS_HEARTBEAT_MS = 30_000;
+/** RuntimeClasses can change (a node install adds one): their handler is looked up again after this long. */
+const HANDLER_TTL_MS = 60_000;
 
 export interface NodeAgentOptions {
   client: KubeClient;
@@ -31,6 +38,10 @@ export interface NodeAgentOptions {
   streamingPort: number;
   /** Where CRI writes container logs (<logsRoot>/<ns>_<pod>_<uid>/<container>/<n>.log). */
   logsRoot: string;
+  /** kubelet's pods directory: each pod's volumes and files (default: `pods-state` beside logsRoot). */
+  podsDir?: string;
+  /** The node's resolv.conf, for pods with dnsPolicy Default (default /etc/resolv.conf). */
+  resolvConf?: string;
   labels?: Record<string, string>;
   taints?: Array<{ key: string; value?: string; effect: string }>;
   podCIDR?: string;
@@ -48,21 +59,33 @@ const osImage = (): string => {
 };
 const readId = (path: string): string => { try { return readFileSync(path, 'utf8').trim(); } catch { return ''; } };
 
+/** kubelet's pods directory of a node (volumes, termination messages) when none is named: beside its logs. */
+export const defaultPodsDir = (logsRoot: string): string => join(dirname(logsRoot), 'pods-state');
+
 export class NodeAgent {
   private informer: Informer | undefined;
   private readonly workers = new Map<string, PodWorker>();
   private readonly syncing = new Set<string>();
-  private readonly handlers = new Map<string, string>();
+  private readonly handlers = new Map<string, { handler: string; at: number }>();
+  private readonly rejected = new Map<string, string>();
   private timers: NodeJS.Timeout[] = [];
   private snapshot: NodeSnapshot = { sandboxes: [], containers: [], takenAt: 0 };
   private round: Promise<void> | undefined;
   private stopped = false;
   private readonly ctx: WorkerContext;
 
+  private readonly podsDir: string;
+
   constructor(private readonly o: NodeAgentOptions) {
+    this.podsDir = o.podsDir ?? defaultPodsDir(o.logsRoot);
+    let resolv = '';
+    try { resolv = readFileSync(o.resolvConf ?? '/etc/resolv.conf', 'utf8'); } catch { /* no resolv.conf: pods get none either */ }
     this.ctx = {
-      cri: o.cri, client: o.client, log: o.log, nodeName: o.nodeName, hostIP: o.hostIP, logsRoot: o.logsRoot,
+      cri: o.cri, client: o.client, log: o.log, nodeName: o.nodeName, hostIP: o.hostIP, logsRoot: o.logsRoot, podsDir: this.podsDir,
+      objects: new ObjectCache(o.client), nodeDns: parseResolvConf(resolv),
+      allocatable: { cpu: cpus().length, memory: totalmem(), 'ephemeral-storage': 0 },
       runtimeHandler: (name) => this.runtimeHandler(name),
+      wake: (uid) => setImmediate(() => this.kick(uid)),
     };
   }
 
@@ -72,8 +95,8 @@ export class NodeAgent {
     await this.register();
     await this.renewLease();
     this.informer = new Informer(this.o.client, `/api/v1/pods?fieldSelector=spec.nodeName%3D${this.o.nodeName}`, (e) => {
-      if (e.type === 'DELETED') return;
-      this.podChanged(e.object);
+      if (e.type === 'DELETED') this.podDeleted(e.object);
+      else this.podChanged(e.object);
     }, 500);
     await this.informer.start();
     await this.syncRound();
@@ -99,12 +122,30 @@ export class NodeAgent {
     try {
       info = podInfo(pod);
     } catch (err) {
-      this.o.log.warn('pod cannot be run', { pod: pod.metadata.name, err: describeError(err) });
+      // Only a pod written around the API's validation gets here; say so on the pod rather than ignore it.
+      const message = `the pod cannot be run on this node: ${describeError(err)}`;
+      if (this.rejected.get(uid) !== message) {
+        this.rejected.set(uid, message);
+        this.o.log.warn('pod cannot be run', { pod: pod.metadata.name, err: describeError(err) });
+        void recordEvent(this.o.client, { ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedValidation', message,
+          { component: 'kubelet', host: this.o.nodeName }, () => undefined);
+      }
       return;
     }
+    this.rejected.delete(uid);
     const w = this.workers.get(uid);
     if (w) w.update(info);
     else this.workers.set(uid, new PodWorker(info, this.ctx));
+    this.kick(uid);
+  }
+
+  /** The pod is gone from the API (deleted with --force, say): its worker stops it at once. */
+  private podDeleted(pod: KubeObject): void {
+    const uid = pod.metadata.uid ?? '';
+    this.rejected.delete(uid);
+    const w = this.workers.get(uid);
+    if (!w) return;
+    w.deleted();
     this.kick(uid);
   }
 
@@ -134,25 +175,33 @@ export class NodeAgent {
     return this.round;
   }
 
-  /** Sandboxes of pods the API no longer has on this node (deleted while the agent was down) are removed. */
+  /**
+   * Sandboxes and pod directories of pods the API no longer has on this node (deleted while the agent was
+   * down) are removed.
+   */
   private async removeOrphans(): Promise<void> {
     const known = new Set([...(this.informer?.cache.values() ?? [])].map((p) => p.metadata.uid));
+    const gone = (uid: string | undefined): boolean => !!uid && !known.has(uid) && !this.workers.has(uid);
     for (const s of this.snapshot.sandboxes) {
-      const uid = s.labels[LABEL.podUid];
-      if (!uid || known.has(uid) || this.workers.has(uid)) continue;
+      if (!gone(s.labels[LABEL.podUid])) continue;
       this.o.log.info('removing the sandbox of a pod that is gone', { sandbox: s.id, pod: `${s.metadata?.namespace}/${s.metadata?.name}` });
       await this.o.cri.stopPodSandbox({ pod_sandbox_id: s.id }).catch(() => undefined);
       await this.o.cri.removePodSandbox({ pod_sandbox_id: s.id }).catch(() => undefined);
+    }
+    for (const uid of await readdir(this.podsDir).catch(() => [])) {
+      if (!gone(uid) || this.snapshot.sandboxes.some((s) => s.labels[LABEL.podUid] === uid)) continue;
+      this.o.log.info('removing the files of a pod that is gone', { uid });
+      await removePodDir(join(this.podsDir, uid), `pod/${uid}`).catch((err: unknown) => this.o.log.warn('cannot remove a pod directory', { uid, err: describeError(err) }));
     }
   }
 
   private async runtimeHandler(name: string | undefined): Promise<string> {
     if (!name) return '';
     const cached = this.handlers.get(name);
-    if (cached !== undefined) return cached;
+    if (cached && Date.now() - cached.at < HANDLER_TTL_MS) return cached.handler;
     const rc = await this.o.client.get(`/apis/node.k8s.io/v1/runtimeclasses/${name}`);
     const handler = typeof rc['handler'] === 'string' ? rc['handler'] : '';
-    this.handlers.set(name, handler);
+    this.handlers.set(name, { handler, at: Date.now() });
     return handler;
   }
 

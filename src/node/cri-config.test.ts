@@ -25,7 +25,7 @@ test('a container config carries command, env, limits, user and capabilities wit
     resources: { limits: { memory: '256Mi' }, requests: { cpu: '250m' } },
     securityContext: { runAsUser: 1000, capabilities: { add: ['NET_ADMIN', 'CAP_SYS_TIME'] } },
   }]);
-  const c = containerConfig(p, p.spec.containers[0]!, 2, 2);
+  const c = containerConfig(p, p.spec.containers[0]!, 2, 2, { env: [['A', '1']], command: ['sh'], args: ['-c', 'true'], mounts: [] });
   assert.deepEqual([c.command, c.args, c.envs], [['sh'], ['-c', 'true'], [{ key: 'A', value: '1' }]]);
   assert.equal(c.log_path, 'a/2.log');
   assert.deepEqual(c.linux?.resources, { cpu_shares: 256, memory_limit_in_bytes: 256 * 2 ** 20 });

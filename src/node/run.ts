@@ -7,6 +7,7 @@ import type { KubeClient } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { NodeAgent } from './agent.js';
 import { NodeStreamingServer } from './streaming/index.js';
+import { removePodDir } from './volumes.js';
 
 export interface NodeRunOptions {
   client: KubeClient;
@@ -15,6 +16,8 @@ export interface NodeRunOptions {
   nodeName: string;
   hostIP: string;
   logsRoot: string;
+  /** kubelet's pods directory (volumes, termination messages); see NodeAgentOptions. */
+  podsDir?: string;
   labels: Record<string, string>;
   podCIDR?: string;
   log: Logger;
@@ -29,7 +32,7 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
   const streamingPort = await streaming.listen(o.hostIP);
   agent = new NodeAgent({
     client: o.client, cri, nodeName: o.nodeName, hostIP: o.hostIP, streamingPort, logsRoot: o.logsRoot, labels: o.labels, log: o.log,
-    ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
+    ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}), ...(o.podsDir ? { podsDir: o.podsDir } : {}),
   });
   try {
     await agent.start();
@@ -51,9 +54,10 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
 
 /**
  * Stops and removes every pod sandbox the runtime at `criSocket` has (their containers and VMs go with
- * them): what taking a node down does. Returns how many there were.
+ * them), then the pods' files under `podsDir` (tmpfs volumes unmounted first): what taking a node down does.
+ * Returns how many pods there were.
  */
-export async function removeAllPods(criSocket: string, log: Logger): Promise<number> {
+export async function removeAllPods(criSocket: string, podsDir: string, log: Logger): Promise<number> {
   const cri = new CriClient(criSocket, { log, timeoutMs: 60_000 });
   try {
     const { items } = await cri.listPodSandbox({});
@@ -61,6 +65,7 @@ export async function removeAllPods(criSocket: string, log: Logger): Promise<num
       await cri.stopPodSandbox({ pod_sandbox_id: s.id }).catch((err: unknown) => log.warn('cannot stop a pod sandbox', { sandbox: s.id, err }));
       await cri.removePodSandbox({ pod_sandbox_id: s.id }).catch((err: unknown) => log.warn('cannot remove a pod sandbox', { sandbox: s.id, err }));
     }
+    await removePodDir(podsDir, 'node').catch((err: unknown) => log.warn('cannot remove the pods directory', { dir: podsDir, err }));
     return items.length;
   } finally {
     cri.close();

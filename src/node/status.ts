@@ -3,8 +3,7 @@
  * phase, conditions, container statuses (state, lastState, restartCount, ready, started, image, imageID,
  * containerID), pod IP, host IP, start time. Pure functions, so the rules can be tested without a runtime.
  */
-import { kubeTime } from '../kube/index.js';
-import type { ContainerSpec, PodSpec } from './pod-spec.js';
+import { isSidecar, kubeTime, type Container, type PodSpec } from '../kube/index.js';
 
 /** One container instance as the runtime reports it (times in nanoseconds since the epoch, 0 when unset). */
 export interface Instance {
@@ -21,13 +20,16 @@ export interface Instance {
 
 /** What the agent knows of one container of the pod. */
 export interface ContainerView {
-  spec: ContainerSpec;
+  spec: Container;
   current?: Instance;
   previous?: Instance;
   restartCount: number;
   /** Why it is not running now, when it is not (ContainerCreating, ErrImagePull, CrashLoopBackOff, …). */
   waiting?: { reason: string; message?: string };
+  /** Readiness as probed; it counts only while the current instance runs. */
   ready: boolean;
+  /** The startup probe passed (or there is none); counts only while the current instance runs. */
+  started?: boolean;
 }
 
 export interface PodView {
@@ -37,7 +39,9 @@ export interface PodView {
   podIP?: string;
   hostIP: string;
   startTime?: string;
-  /** Set when the pod can never run (e.g. an init container failed with restartPolicy Never). */
+  /** The pod sandbox is up with its network (PodReadyToStartContainers). */
+  sandboxReady?: boolean;
+  /** Set when the pod can never run (e.g. an init container failed with restartPolicy Never, or it was evicted). */
   failed?: { reason: string; message: string };
 }
 
@@ -62,45 +66,52 @@ function stateOf(v: ContainerView): Record<string, unknown> {
   return terminated(c);
 }
 
+const running = (v: ContainerView): boolean => !v.waiting && v.current?.state === 'running';
+
 export function containerStatus(v: ContainerView): Record<string, unknown> {
   const state = stateOf(v);
+  const isRunning = 'running' in state;
   // The instance before a restart, or the one that just ended while the next waits to start.
   const last = v.waiting && v.current?.state === 'exited' ? v.current : v.previous;
   return {
     name: v.spec.name,
     state,
     lastState: last ? terminated(last) : {},
-    ready: v.ready,
+    ready: isRunning && v.ready,
     restartCount: v.restartCount,
-    image: v.spec.image,
+    image: v.spec.image ?? '',
     imageID: v.current?.imageRef ?? '',
     ...(v.current ? { containerID: `containerd://${v.current.id}` } : {}),
-    started: 'running' in state,
+    started: isRunning && (v.started ?? true),
   };
 }
 
 const ended = (v: ContainerView): Instance | undefined => (!v.waiting && v.current?.state === 'exited' ? v.current : undefined);
 
+/** The app containers decide the phase; a sidecar (an init container that keeps running) never does. */
 export function podPhase(p: PodView): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
   if (p.failed) return 'Failed';
   if (!initialized(p)) return 'Pending';
-  const running = p.containers.filter((v) => v.current?.state === 'running' && !v.waiting).length;
+  const runningNow = p.containers.filter(running).length;
   const done = p.containers.map(ended);
   const everRan = p.containers.some((v) => v.current?.state === 'exited' || v.current?.state === 'running' || v.previous);
   if (done.every((d) => d !== undefined)) {
     const failed = done.some((d) => d?.exitCode !== 0);
     if (p.spec.restartPolicy === 'Never' || (p.spec.restartPolicy === 'OnFailure' && !failed)) return failed ? 'Failed' : 'Succeeded';
   }
-  if (running > 0 || everRan) return 'Running';
+  if (runningNow > 0 || everRan) return 'Running';
   return 'Pending';
 }
 
-export const initialized = (p: PodView): boolean => p.init.every((v) => ended(v)?.exitCode === 0 || v.previous?.exitCode === 0 && v.current === undefined);
+/** Every init container has completed, and every sidecar among them runs and has started. */
+export const initialized = (p: PodView): boolean => p.init.every((v) => (isSidecar(v.spec)
+  ? running(v) && (v.started ?? true)
+  : ended(v)?.exitCode === 0 || (v.previous?.exitCode === 0 && v.current === undefined)));
 
 export function podStatus(p: PodView, previous: Record<string, unknown>): Record<string, unknown> {
   const now = kubeTime();
   const oldConditions = Array.isArray(previous['conditions']) ? (previous['conditions'] as Record<string, unknown>[]) : [];
-  const containersReady = p.containers.every((v) => v.ready);
+  const containersReady = p.containers.every((v) => running(v) && v.ready);
   const condition = (type: string, ok: boolean, reason?: string): Record<string, unknown> => {
     const old = oldConditions.find((c) => c['type'] === type);
     const status = ok ? 'True' : 'False';
@@ -110,15 +121,21 @@ export function podStatus(p: PodView, previous: Record<string, unknown>): Record
       ...(!ok && reason ? { reason } : {}),
     };
   };
+  // Readiness gates: conditions other components set on the pod; Ready waits for all of them.
+  const gates = (p.spec.readinessGates ?? []).map((g) => g.conditionType);
+  const gatesOpen = gates.every((t) => oldConditions.find((c) => c['type'] === t)?.['status'] === 'True');
+  const foreign = oldConditions.filter((c) => gates.includes(String(c['type'])));
   const scheduled = oldConditions.find((c) => c['type'] === 'PodScheduled');
   const phase = podPhase(p);
   return {
     phase,
     conditions: [
+      condition('PodReadyToStartContainers', p.sandboxReady ?? false),
       condition('Initialized', initialized(p), 'ContainersNotInitialized'),
-      condition('Ready', containersReady, 'ContainersNotReady'),
+      condition('Ready', containersReady && gatesOpen, containersReady ? 'ReadinessGatesNotReady' : 'ContainersNotReady'),
       condition('ContainersReady', containersReady, 'ContainersNotReady'),
       scheduled ?? condition('PodScheduled', true),
+      ...foreign,
     ],
     ...(p.failed ? { reason: p.failed.reason, message: p.failed.message } : {}),
     hostIP: p.hostIP,

@@ -80,7 +80,8 @@ test('a plain pod and a VM pod run side by side, each on its kernel, with kubele
   await cluster.client.create('/api/v1/namespaces/default/pods', pod('plain', {}, ['sleep', '1000']));
   await cluster.client.create('/api/v1/namespaces/default/pods', pod('vm', { runtimeClassName: 'kata-vm-isolation' }, ['sleep', '1000']));
   await cluster.client.create('/api/v1/namespaces/default/pods', pod('vm-sized', { runtimeClassName: 'kata-vm-isolation' }, ['sleep', '1000'],
-    { resources: { limits: { cpu: '2', memory: '256Mi' } } }));
+    // Requests default to limits; on a 2-core node a request of 2 CPUs plus the VM overhead would not fit.
+    { resources: { limits: { cpu: '2', memory: '256Mi' }, requests: { cpu: '500m' } } }));
   const running = (p: KubeObject): boolean => status(p)['phase'] === 'Running' && containerStatus(p)['ready'] === true;
   const plain = await waitPod('plain', running, 'ran');
   const vm = await waitPod('vm', running, 'ran', 120_000);
@@ -98,7 +99,7 @@ test('a plain pod and a VM pod run side by side, each on its kernel, with kubele
     assert.match(String(s['podIP']), /^10\./);
     assert.ok(s['startTime']);
     const types = (s['conditions'] as { type: string; status: string }[]).map((c) => `${c.type}=${c.status}`).sort();
-    assert.deepEqual(types, ['ContainersReady=True', 'Initialized=True', 'PodScheduled=True', 'Ready=True']);
+    assert.deepEqual(types, ['ContainersReady=True', 'Initialized=True', 'PodReadyToStartContainers=True', 'PodScheduled=True', 'Ready=True']);
     const c = containerStatus(p);
     assert.equal(c['restartCount'], 0);
     assert.equal(c['started'], true);
