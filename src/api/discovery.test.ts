@@ -23,7 +23,7 @@ test('aggregated and legacy discovery describe the same resources', () => {
   assert.ok(legacy.resources.some((r) => r.name === 'pods/exec'));
 });
 
-test('configmaps and secrets are namespaced core resources with kube\'s short names', () => {
+test('configmaps, secrets and serviceaccounts are namespaced core resources with kube\'s short names', () => {
   const legacy = apiResourceList(allResources, { group: '', version: 'v1' }) as { resources: Array<{ name: string; namespaced: boolean; kind: string; shortNames?: string[] }> };
   const entry = (name: string): unknown => {
     const r = legacy.resources.find((x) => x.name === name);
@@ -31,6 +31,7 @@ test('configmaps and secrets are namespaced core resources with kube\'s short na
   };
   assert.deepEqual(entry('configmaps'), { kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] });
   assert.deepEqual(entry('secrets'), { kind: 'Secret', namespaced: true, shortNames: [] });
+  assert.deepEqual(entry('serviceaccounts'), { kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'] });
 });
 
 test('review resources only offer create', () => {

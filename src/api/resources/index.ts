@@ -10,9 +10,10 @@ import type { ResourceDef } from './resource.js';
 import { selfSubjectAccessReviews, selfSubjectReviews } from './reviews.js';
 import { runtimeClasses } from './runtimeclasses.js';
 import { secrets } from './secrets.js';
+import { serviceAccounts } from './serviceaccounts.js';
 
 export const allResources: readonly ResourceDef[] = [
-  pods, namespaces, nodes, events, configMaps, secrets, leases, runtimeClasses, networkPolicies,
+  pods, namespaces, nodes, events, configMaps, secrets, serviceAccounts, leases, runtimeClasses, networkPolicies,
   selfSubjectAccessReviews, selfSubjectReviews,
 ];
 
