@@ -23,6 +23,17 @@ test('aggregated and legacy discovery describe the same resources', () => {
   assert.ok(legacy.resources.some((r) => r.name === 'pods/exec'));
 });
 
+test('configmaps, secrets and serviceaccounts are namespaced core resources with kube\'s short names', () => {
+  const legacy = apiResourceList(allResources, { group: '', version: 'v1' }) as { resources: Array<{ name: string; namespaced: boolean; kind: string; shortNames?: string[] }> };
+  const entry = (name: string): unknown => {
+    const r = legacy.resources.find((x) => x.name === name);
+    return r && { kind: r.kind, namespaced: r.namespaced, shortNames: r.shortNames ?? [] };
+  };
+  assert.deepEqual(entry('configmaps'), { kind: 'ConfigMap', namespaced: true, shortNames: ['cm'] });
+  assert.deepEqual(entry('secrets'), { kind: 'Secret', namespaced: true, shortNames: [] });
+  assert.deepEqual(entry('serviceaccounts'), { kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'] });
+});
+
 test('review resources only offer create', () => {
   const list = apiResourceList(allResources, { group: 'authorization.k8s.io', version: 'v1' }) as { resources: Array<{ name: string; verbs: string[] }> };
   assert.deepEqual(list.resources.find((r) => r.name === 'selfsubjectaccessreviews')?.verbs, ['create']);

@@ -46,7 +46,7 @@ export const mergeKeys: Record<string, string> = {
   containers: 'name', initContainers: 'name', ephemeralContainers: 'name', volumes: 'name', env: 'name',
   imagePullSecrets: 'name', volumeMounts: 'mountPath', volumeDevices: 'devicePath', ports: 'containerPort',
   conditions: 'type', addresses: 'type', taints: 'key', hostAliases: 'ip', readinessGates: 'conditionType',
-  resourceClaims: 'name', schedulingGates: 'name',
+  resourceClaims: 'name', schedulingGates: 'name', secrets: 'name',
 };
 
 /** Lists of scalars that merge as sets. */

@@ -30,9 +30,31 @@ test('keeps an explicit zero grace period in DeleteOptions', () => {
   assert.deepEqual(decodeProtobufObject(body), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
 });
 
+// Bodies kubectl 1.32 sent, captured byte for byte: `kubectl create configmap c1 --from-literal=a=1
+// --from-file=bin.dat` (bin.dat holds 00 ff 10), `kubectl create secret generic s1 --from-literal=p=secret` and
+// `kubectl create serviceaccount sa1`.
+const kubectlBodies = {
+  configMap: 'azhzAAoPCgJ2MRIJQ29uZmlnTWFwEiwKEgoCYzESABoAIgAqADIAOABCABIGCgFhEgExGg4KB2Jpbi5kYXQSAwD/EBoAIgA=',
+  secret: 'azhzAAoMCgJ2MRIGU2VjcmV0EiMKEgoCczESABoAIgAqADIAOABCABILCgFwEgZzZWNyZXQaABoAIgA=',
+  serviceAccount: 'azhzAAoUCgJ2MRIOU2VydmljZUFjY291bnQSFQoTCgNzYTESABoAIgAqADIAOABCABoAIgA=',
+};
+
+test('decodes the ConfigMap, Secret and ServiceAccount kubectl create sends; bytes become base64 as in JSON', () => {
+  assert.deepEqual(decodeProtobufObject(Buffer.from(kubectlBodies.configMap, 'base64')), {
+    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1' }, data: { a: '1' }, binaryData: { 'bin.dat': 'AP8Q' },
+  });
+  // Go writes the plain string `type` even when empty; the Secret strategy defaults it to Opaque.
+  assert.deepEqual(decodeProtobufObject(Buffer.from(kubectlBodies.secret, 'base64')), {
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: 's1' }, data: { p: Buffer.from('secret').toString('base64') }, type: '',
+  });
+  assert.deepEqual(decodeProtobufObject(Buffer.from(kubectlBodies.serviceAccount, 'base64')), {
+    apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'sa1' },
+  });
+});
+
 test('other kinds are 415 with a way around; a body without the prefix is 400', () => {
-  const secret = envelope('v1', 'Secret', 'Namespace', {});
-  assert.throws(() => decodeProtobufObject(secret), (err: { status?: { code: number; message: string } }) =>
+  const deployment = envelope('apps/v1', 'Deployment', 'Namespace', {});
+  assert.throws(() => decodeProtobufObject(deployment), (err: { status?: { code: number; message: string } }) =>
     err.status?.code === 415 && /use "kubectl create -f"/.test(err.status.message));
   assert.throws(() => decodeProtobufObject(Buffer.from('{}')), (err: { status?: { code: number } }) => err.status?.code === 400);
 });

@@ -1,6 +1,7 @@
 /**
  * Kubernetes' protobuf request bodies (`application/vnd.kubernetes.protobuf`), which kubectl's typed commands
- * send (`kubectl create namespace`, `kubectl auth can-i`, `kubectl auth whoami`, the deletes of `kubectl drain`). Decoded with protobufjs from
+ * send (`kubectl create namespace|configmap|secret|serviceaccount`, `kubectl auth can-i`, `kubectl auth whoami`, the
+ * deletes of `kubectl drain`). Decoded with protobufjs from
  * the subset of k8s.io's generated.proto those commands need, with the upstream field numbers. Other kinds are
  * answered 415 with a way around.
  */
@@ -20,6 +21,20 @@ message ObjectMeta {
 }
 message NamespaceSpec { repeated string finalizers = 1; }
 message Namespace { optional ObjectMeta metadata = 1; optional NamespaceSpec spec = 2; }
+message ConfigMap { optional ObjectMeta metadata = 1; map<string, string> data = 2; map<string, bytes> binaryData = 3; optional bool immutable = 4; }
+message Secret {
+  optional ObjectMeta metadata = 1; map<string, bytes> data = 2; optional string type = 3; map<string, string> stringData = 4;
+  optional bool immutable = 5;
+}
+message ObjectReference {
+  optional string kind = 1; optional string namespace = 2; optional string name = 3; optional string uid = 4;
+  optional string apiVersion = 5; optional string resourceVersion = 6; optional string fieldPath = 7;
+}
+message LocalObjectReference { optional string name = 1; }
+message ServiceAccount {
+  optional ObjectMeta metadata = 1; repeated ObjectReference secrets = 2; repeated LocalObjectReference imagePullSecrets = 3;
+  optional bool automountServiceAccountToken = 4;
+}
 message ResourceAttributes {
   optional string namespace = 1; optional string verb = 2; optional string group = 3; optional string version = 4;
   optional string resource = 5; optional string subresource = 6; optional string name = 7;
@@ -39,6 +54,9 @@ const root = protobuf.parse(schema, { keepCase: true }).root;
 const unknownType = root.lookupType('k8s.Unknown');
 const decodable: Record<string, protobuf.Type> = {
   'v1/Namespace': root.lookupType('k8s.Namespace'),
+  'v1/ConfigMap': root.lookupType('k8s.ConfigMap'),
+  'v1/Secret': root.lookupType('k8s.Secret'),
+  'v1/ServiceAccount': root.lookupType('k8s.ServiceAccount'),
   'authorization.k8s.io/v1/SelfSubjectAccessReview': root.lookupType('k8s.SelfSubjectAccessReview'),
   'authentication.k8s.io/v1/SelfSubjectReview': root.lookupType('k8s.SelfSubjectReview'),
   'v1/DeleteOptions': root.lookupType('k8s.DeleteOptions'),
@@ -56,7 +74,8 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
   if (!type || !envelope.raw) {
     throw failure(415, 'UnsupportedMediaType', `this API server does not decode protobuf ${apiVersion} ${kind} bodies; send JSON or YAML, e.g. write a manifest and use "kubectl create -f"`);
   }
-  const obj = type.toObject(type.decode(envelope.raw), { longs: Number, defaults: false }) as Record<string, unknown>;
+  // bytes as base64 strings: the JSON form of Go's []byte (Secret data, ConfigMap binaryData).
+  const obj = type.toObject(type.decode(envelope.raw), { longs: Number, bytes: String, defaults: false }) as Record<string, unknown>;
   if (obj['metadata'] !== undefined) obj['metadata'] = withoutZeroValues(obj['metadata']);
   return { apiVersion, kind, ...obj };
 }

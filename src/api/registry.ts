@@ -13,7 +13,7 @@ import { applyConfiguration, recordApply } from './apply.js';
 import { asResourceObject, checkFields, type FieldValidation } from './decode.js';
 import { applyJsonPatch, mergePatch, strategicMerge, type PatchType } from './patch.js';
 import { findResource, allResources } from './resources/index.js';
-import { apiVersionOf, type ResourceDef } from './resources/resource.js';
+import { apiVersionOf, type HookContext, type ResourceDef } from './resources/resource.js';
 import { namespaces } from './resources/namespaces.js';
 import { nodes as nodesDef } from './resources/nodes.js';
 import { pods } from './resources/pods.js';
@@ -94,7 +94,7 @@ const withoutVersion = (o: KubeObject): string => JSON.stringify({ ...o, metadat
 /** Namespaces that exist from the start and may not be deleted. */
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
-export class Registry {
+export class Registry implements HookContext {
   /** `lists` serves consistent lists (the watch cache); without one they are read from etcd. */
   constructor(private readonly store: EtcdStore, private readonly lists: Pick<EtcdStore, 'list'> = store, private readonly now: () => Date = () => new Date()) {}
 
@@ -172,6 +172,7 @@ export class Registry {
     if (opts.dryRun) return { object: obj, warnings };
     const res = await this.store.create(storageKey(def, scope.namespace, obj.metadata.name), obj, def.ttlSeconds);
     if (!res.ok) throw alreadyExistsError(def, obj.metadata.name);
+    await def.afterCreate?.(res.object, this);
     return { object: res.object, warnings };
   }
 
@@ -211,6 +212,7 @@ export class Registry {
     if (current.metadata.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
     if (current.metadata.deletionGracePeriodSeconds !== undefined) next.metadata.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;
     if (def.hasStatus) next['status'] = current['status'];
+    def.prepareForUpdate?.(next);
     return next;
   }
 
@@ -301,6 +303,7 @@ export class Registry {
       } else {
         res = await this.store.delete(storageKey(def, scope.namespace, name), Number(current.metadata.resourceVersion));
       }
+      if (res.ok && !graceful) await def.afterDelete?.(res.object, this);
       if (res.ok) return { object: res.object, gone: !graceful };
       if (res.reason === 'missing') throw notFoundError(def, name);
       if (attempt >= 5) throw conflictError(def, name);
@@ -351,15 +354,32 @@ export class Registry {
     });
   }
 
-  /** Creates the objects every cluster has (system namespaces, default RuntimeClasses) when missing. */
-  async ensure(def: ResourceDef, objects: KubeObject[]): Promise<void> {
+  /**
+   * Creates the objects when missing: those every cluster has (system namespaces, default RuntimeClasses) and those
+   * hooks keep (a namespace's default ServiceAccount). Like kube's controllers, nothing goes into a namespace that is
+   * missing or terminating.
+   */
+  async ensure(def: ResourceDef, objects: KubeObject[], namespace?: string): Promise<void> {
+    const scope: Scope = def.namespaced ? { def, namespace: namespace ?? '' } : { def };
+    if (def.namespaced) {
+      const ns = await this.tryGet({ def: namespaces }, namespace ?? '');
+      if (!ns || ns.metadata.deletionTimestamp) return;
+    }
     for (const obj of objects) {
-      if (await this.tryGet({ def }, obj.metadata.name ?? '')) continue;
+      if (await this.tryGet(scope, obj.metadata.name ?? '')) continue;
       try {
-        await this.create({ def }, obj, { fieldValidation: 'Strict', dryRun: false });
+        await this.create(scope, obj, { fieldValidation: 'Strict', dryRun: false });
       } catch (err) {
         if (!(err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'AlreadyExists')) throw err;
       }
+    }
+  }
+
+  /** Runs every afterCreate hook on every stored object of its resource (at start: see ResourceDef.afterCreate). */
+  async replayAfterCreate(): Promise<void> {
+    for (const def of allResources) {
+      if (!def.afterCreate) continue;
+      for (const obj of (await this.store.list(storagePrefix(def))).items) await def.afterCreate(obj, this);
     }
   }
 

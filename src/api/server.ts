@@ -100,10 +100,11 @@ export class ApiServer {
     return `https://127.0.0.1:${this.port}`;
   }
 
-  /** Creates the system namespaces and default RuntimeClasses, then listens. */
+  /** Creates the system namespaces and default RuntimeClasses, catches up on creation hooks, then listens. */
   async start(): Promise<void> {
     await this.registry.ensure(namespaces, systemNamespaces.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })));
     await this.registry.ensure(runtimeClasses, defaultRuntimeClasses());
+    await this.registry.replayAfterCreate();
     const { pki } = this.opts;
     this.server = createServer({
       cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert),

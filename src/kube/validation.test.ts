@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ValidationError, required, invalidValue, fieldPath, checkDns1123Subdomain, checkDns1123Label, checkLabels } from './validation.js';
+import { ValidationError, required, invalidValue, fieldPath, checkConfigKey, checkDns1123Subdomain, checkDns1123Label, checkLabels, tooLong } from './validation.js';
 
 test('messages follow kube-apiserver', () => {
   const one = new ValidationError('Pod', 'x', [required('spec.containers[0].image')]);
@@ -16,4 +16,12 @@ test('field paths and names', () => {
   assert.match(checkDns1123Label('a.b') ?? '', /RFC 1123 label/);
   assert.equal(checkLabels({ 'app.kubernetes.io/name': 'web' }, 'metadata.labels').length, 0);
   assert.equal(checkLabels({ app: 'bad value' }, 'metadata.labels').length, 1);
+});
+
+test('config keys and sizes, as kube words them', () => {
+  assert.deepEqual(checkConfigKey('app.properties'), []);
+  assert.deepEqual(checkConfigKey('..data'), ["must not start with '..'"]);
+  assert.equal(checkConfigKey('a:b').length, 1);
+  assert.equal(checkConfigKey(`${'a'.repeat(254)}/`).length, 2);
+  assert.equal(new ValidationError('Secret', 's', [tooLong('data', 1048576)]).message, 'Secret "s" is invalid: data: Too long: may not be more than 1048576 bytes');
 });

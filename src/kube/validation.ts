@@ -4,7 +4,9 @@
  */
 import { SandpodError } from '../errors.js';
 
-export type FieldErrorType = 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueNotFound';
+export type FieldErrorType =
+  | 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden'
+  | 'FieldValueTooLong' | 'FieldValueNotFound';
 
 export interface FieldError {
   type: FieldErrorType;
@@ -23,6 +25,9 @@ export const notSupported = (field: string, value: unknown, allowed: readonly st
 export const duplicate = (field: string, value: unknown): FieldError => ({ type: 'FieldValueDuplicate', field, detail: `Duplicate value: ${show(value)}` });
 export const forbidden = (field: string, msg: string): FieldError => ({ type: 'FieldValueForbidden', field, detail: `Forbidden: ${msg}` });
 export const notFoundValue = (field: string, value: unknown): FieldError => ({ type: 'FieldValueNotFound', field, detail: `Not found: ${show(value)}` });
+/** Never shows the value: it is too long to print and may be secret. */
+export const tooLong = (field: string, maxBytes: number): FieldError =>
+  ({ type: 'FieldValueTooLong', field, detail: `Too long: may not be more than ${maxBytes} bytes` });
 
 /** Thrown by validation with all field errors of one object; the API edge turns it into a 422 Invalid Status. */
 export class ValidationError extends SandpodError {
@@ -82,5 +87,20 @@ export function checkLabels(labels: Record<string, unknown> | undefined, field: 
     if (typeof v !== 'string') errs.push(invalidValue(`${field}.${k}`, v, 'must be a string'));
     else if (v !== '' && (v.length > 63 || !qualifiedName.test(v))) errs.push(invalidValue(field, v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
   }
+  return errs;
+}
+
+const configKey = /^[-._a-zA-Z0-9]+$/;
+
+/** Problems with a ConfigMap or Secret key (it becomes a file name in volumes, hence no `..`), as kube words them. */
+export function checkConfigKey(key: string): string[] {
+  const errs: string[] = [];
+  if (key.length > 253) errs.push('must be no more than 253 characters');
+  if (!configKey.test(key)) {
+    errs.push("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
+  }
+  if (key === '.') errs.push("must not be '.'");
+  else if (key === '..') errs.push("must not be '..'");
+  else if (key.startsWith('..')) errs.push("must not start with '..'");
   return errs;
 }

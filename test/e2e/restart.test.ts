@@ -119,3 +119,18 @@ test('events are stored with an etcd lease of about an hour, which updates keep'
     etcd.close();
   }
 });
+
+test('a namespace stored without its default ServiceAccount (older data, or a crash between the writes) gets one at start', async () => {
+  await cluster.client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'legacy' } });
+  await waitUntil('the default ServiceAccount of legacy', async () => (await cluster.client.raw('GET', '/api/v1/namespaces/legacy/serviceaccounts/default')).code === 200 || undefined);
+  // Removed behind the API server's back, so no hook runs: the state a namespace from before this feature is in.
+  const etcd = new Etcd3({ hosts: readState(clusterLayout(cluster.paths))!.etcdEndpoints });
+  try {
+    await etcd.delete().key('/registry/core/serviceaccounts/legacy/default').exec();
+  } finally {
+    etcd.close();
+  }
+  assert.equal((await cluster.client.raw('GET', '/api/v1/namespaces/legacy/serviceaccounts/default')).code, 404);
+  await restartApiServer();
+  assert.equal((await cluster.client.raw('GET', '/api/v1/namespaces/legacy/serviceaccounts/default')).code, 200);
+});

@@ -1,4 +1,5 @@
 /** Every resource the API server serves. */
+import { configMaps } from './configmaps.js';
 import { events } from './events.js';
 import { leases } from './leases.js';
 import { namespaces } from './namespaces.js';
@@ -8,9 +9,12 @@ import { pods } from './pods.js';
 import type { ResourceDef } from './resource.js';
 import { selfSubjectAccessReviews, selfSubjectReviews } from './reviews.js';
 import { runtimeClasses } from './runtimeclasses.js';
+import { secrets } from './secrets.js';
+import { serviceAccounts } from './serviceaccounts.js';
 
 export const allResources: readonly ResourceDef[] = [
-  pods, namespaces, nodes, events, leases, runtimeClasses, networkPolicies, selfSubjectAccessReviews, selfSubjectReviews,
+  pods, namespaces, nodes, events, configMaps, secrets, serviceAccounts, leases, runtimeClasses, networkPolicies,
+  selfSubjectAccessReviews, selfSubjectReviews,
 ];
 
 /** The resource served at group/version/plural, if any. */

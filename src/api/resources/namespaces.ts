@@ -1,6 +1,7 @@
 /** core/v1 Namespace. */
 import { z } from 'zod';
 import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
+import { ensureDefaultServiceAccount } from './serviceaccounts.js';
 
 export const namespaces: ResourceDef = {
   group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', singular: 'namespace', namespaced: false,
@@ -21,5 +22,6 @@ export const namespaces: ResourceDef = {
     o['spec'] = { finalizers: ['kubernetes'] };
     o['status'] = { phase: 'Active' };
   },
+  afterCreate: (ns, ctx) => ensureDefaultServiceAccount(ctx, ns.metadata.name),
   hasStatus: true,
 };

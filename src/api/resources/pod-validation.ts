@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import {
-  checkDns1123Label, checkDns1123Subdomain, checkLabels, duplicate, forbidden, invalidValue, notFoundValue, notSupported, quantityValue, required,
+  checkConfigKey, checkDns1123Label, checkDns1123Subdomain, checkLabels, duplicate, forbidden, invalidValue, notFoundValue, notSupported, quantityValue, required,
   type Container, type DownwardApiItem, type FieldError, type KeyToPath, type LifecycleHandler, type PodSpec, type Probe, type Volume,
 } from '../../kube/index.js';
 
@@ -43,15 +43,6 @@ export function checkResourceList(v: unknown, field: string): Errs {
     else if (n < 0) errs.push(invalidValue(`${field}[${name}]`, q, 'must be greater than or equal to 0'));
   }
   return errs;
-}
-
-const configKey = /^[-._a-zA-Z0-9]+$/;
-/** A ConfigMap or Secret key (kube's IsConfigMapKey). */
-export function checkConfigKey(key: string): string | undefined {
-  if (key.length > 253) return 'must be no more than 253 characters';
-  if (!configKey.test(key)) return "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
-  if (key === '.' || key === '..') return "must not be '.' or '..'";
-  return undefined;
 }
 
 /** A relative path inside a volume or a container root: not absolute, no '..' element. */
@@ -132,7 +123,7 @@ function checkItems(items: KeyToPath[] | undefined, field: string, paths: Set<st
   (items ?? []).forEach((it, i) => {
     const f = `${field}.items[${i}]`;
     if (!it.key) errs.push(required(`${f}.key`));
-    else { const bad = checkConfigKey(it.key); if (bad) errs.push(invalidValue(`${f}.key`, it.key, bad)); }
+    else errs.push(...checkConfigKey(it.key).map((bad) => invalidValue(`${f}.key`, it.key, bad)));
     if (!it.path) errs.push(required(`${f}.path`));
     else {
       errs.push(...checkLocalPath(it.path, `${f}.path`));
@@ -234,7 +225,7 @@ function checkEnv(c: Container, field: string, containers: Set<string>): Errs {
       if (!ref) continue;
       if (!ref.name) errs.push(required(`${f}.valueFrom.${kind}.name`));
       if (!ref.key) errs.push(required(`${f}.valueFrom.${kind}.key`));
-      else { const bad = checkConfigKey(ref.key); if (bad) errs.push(invalidValue(`${f}.valueFrom.${kind}.key`, ref.key, bad)); }
+      else errs.push(...checkConfigKey(ref.key).map((bad) => invalidValue(`${f}.valueFrom.${kind}.key`, ref.key, bad)));
     }
     if (from.fileKeyRef !== undefined) errs.push(forbidden(`${f}.valueFrom.fileKeyRef`, 'fileKeyRef is an alpha feature Sandpod does not serve; use configMapKeyRef or secretKeyRef'));
   });

@@ -1,7 +1,8 @@
 /**
  * What every served resource declares: its names for discovery, its schema (the fields it knows, for strict
- * decoding), semantic validation with field paths, its table columns, its selectable fields and how create and
- * update prepare it. Each resource file under resources/ exports one `ResourceDef`.
+ * decoding), semantic validation with field paths, its table columns, its selectable fields, how create and
+ * update prepare it, and the hooks that keep other objects in step with it (kube's strategy and AfterCreate /
+ * AfterDelete). Each resource file under resources/ exports one `ResourceDef`.
  */
 import { z } from 'zod';
 import { checkDns1123Label, checkDns1123Subdomain, checkLabels, invalidValue, type FieldError, type KubeObject } from '../../kube/index.js';
@@ -41,6 +42,15 @@ export interface ResourceDef {
   fields?(obj: KubeObject): Record<string, string>;
   /** Defaults applied on create (status, spec defaults). */
   prepareForCreate?(obj: KubeObject): void;
+  /** Defaults and normalisation applied to the new object of every update and patch, before validation. */
+  prepareForUpdate?(obj: KubeObject): void;
+  /**
+   * Runs after a create stored `obj` (not on dry runs), and again at API server start for every stored object, so
+   * work lost to a crash between the write and the hook is done later: it must be idempotent.
+   */
+  afterCreate?(obj: KubeObject, ctx: HookContext): Promise<void>;
+  /** Runs after `obj` left the store (not when it was only marked for graceful deletion). */
+  afterDelete?(obj: KubeObject, ctx: HookContext): Promise<void>;
   /** Objects expire this long after creation (events). */
   ttlSeconds?: number;
   /**
@@ -50,6 +60,15 @@ export interface ResourceDef {
   review?(obj: KubeObject): KubeObject;
   /** Whether status is a subresource: main updates keep the stored status, status updates keep everything else. */
   hasStatus: boolean;
+}
+
+/**
+ * What strategy hooks may do to other objects. The registry implements it with its own operations, so what a hook
+ * writes is validated and runs its own hooks like any other write.
+ */
+export interface HookContext {
+  /** Creates those of `objects` that do not exist; in a namespace that is missing or terminating, nothing. */
+  ensure(def: ResourceDef, objects: KubeObject[], namespace?: string): Promise<void>;
 }
 
 export const storedVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
