@@ -68,6 +68,8 @@ interface ContainerState {
   probed?: string;
   /** Termination messages of exited instances, read once. */
   messages: Map<string, string>;
+  /** The last instance this worker created, and when (the node's snapshot may not show it yet). */
+  created?: { id: string; at: number };
 }
 
 /** RunPodSandbox may wait for a VM template to be made: far longer than other calls. */
@@ -320,7 +322,11 @@ export class PodWorker {
         if (!(v.current?.state === 'running' && !v.waiting && v.started)) initDone = false;
         continue;
       }
-      if (v.current?.state === 'exited' && v.current.exitCode === 0) continue;
+      if (v.current?.state === 'exited' && v.current.exitCode === 0) {
+        this.containerState(c.name).waiting = undefined;
+        delete v.waiting;
+        continue;
+      }
       initDone = false;
       await this.drive(v, 'init');
     }
@@ -362,14 +368,21 @@ export class PodWorker {
    * was killed) the last instance is the one that died with it, and the next one continues its count.
    */
   private async instances(snap: NodeSnapshot, name: string): Promise<Instance[]> {
-    const mine = snap.containers.filter((c) => c.labels[LABEL.podUid] === this.pod.uid && c.labels[LABEL.containerName] === name)
-      .sort((a, b) => b.created_at - a.created_at);
+    const listed = snap.containers.filter((c) => c.labels[LABEL.podUid] === this.pod.uid && c.labels[LABEL.containerName] === name)
+      .map((c) => ({ id: c.id, createdAt: c.created_at }));
+    // A container this worker created after the snapshot was taken is not in it yet: it must not be made twice.
+    const own = this.containerState(name).created;
+    if (own && !listed.some((c) => c.id === own.id) && own.at >= snap.takenAt - 1000) listed.push({ id: own.id, createdAt: Number.POSITIVE_INFINITY });
     const out: Instance[] = [];
-    for (const c of mine.slice(0, 2)) {
+    for (const c of listed.sort((a, b) => b.createdAt - a.createdAt).slice(0, 2)) {
       let s = this.exitedCache.get(c.id);
       if (!s) {
         s = (await this.ctx.cri.containerStatus({ container_id: c.id }).catch(() => ({ status: null }))).status ?? undefined;
-        if (s?.state === 'CONTAINER_EXITED') this.exitedCache.set(c.id, s);
+        if (s?.state === 'CONTAINER_EXITED') {
+          this.exitedCache.set(c.id, s);
+          // A crash-looping pod makes an instance per restart: remember only the latest few.
+          if (this.exitedCache.size > 16) this.exitedCache.delete(this.exitedCache.keys().next().value ?? '');
+        }
       }
       if (s) out.push(await this.withMessage(name, instanceOf(s)));
     }
@@ -532,6 +545,7 @@ export class PodWorker {
         config: containerConfig(this.pod, c, attempt, restartCount, extras),
         sandbox_config: this.sandboxRequest(0),
       });
+      st.created = { id, at: Date.now() };
       this.event('Normal', 'Created', `Created container ${c.name}`);
       await this.ctx.cri.startContainer({ container_id: id });
       this.event('Normal', 'Started', `Started container ${c.name}`);

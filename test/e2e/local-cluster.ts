@@ -1,0 +1,96 @@
+/**
+ * A whole local cluster for a test file, the way a user gets one: `./sandpod up` under temporary roots with a
+ * pod subnet and bridge of its own, the real kubectl against it, and `./sandpod down` at the end with a check
+ * that no process, mount, network namespace or bridge of it is left.
+ */
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitUntil } from '../../src/wait.js';
+import { kubectlVersions } from './harness.js';
+import { processesWhere, sandpod } from './helpers.js';
+
+export interface KubectlResult { code: number; stdout: string; stderr: string }
+
+export interface LocalCluster {
+  root: string;
+  kubeconfig: string;
+  subnet: string;
+  bridge: string;
+  /** `--state-dir … --run-dir …` for further `./sandpod` calls on this cluster. */
+  roots: string[];
+  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number; version?: string }): Promise<KubectlResult>;
+  /** kubectl that must succeed; its stdout. */
+  ok(args: string[], input?: string): Promise<string>;
+  jsonpath(kind: string, name: string, path: string): Promise<string>;
+  waitFor(what: string, check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
+  /** Writes a file into the test's temporary directory and returns its path. */
+  file(name: string, content: string | Buffer): string;
+  /** QEMU processes of this cluster's pods (not template VMs being made). */
+  podVms(): Promise<number[]>;
+}
+
+export function execText(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => execFile(file, args, (err, stdout, stderr) => {
+    resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+  }));
+}
+
+/** Starts a cluster before the file's tests and takes it down after them, checking that nothing is left. */
+export function localCluster(name: string): LocalCluster {
+  const root = mkdtempSync(join(tmpdir(), `sandpod-e2e-${name}-`));
+  const tag = randomBytes(2).toString('hex');
+  const subnet = `10.247.${parseInt(tag, 16) % 200}.0/24`;
+  const bridge = `spt${tag}`;
+  const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
+  const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
+  const kubectl: LocalCluster['kubectl'] = (args, opts = {}) => new Promise((resolve) => {
+    const binary = kubectlVersions[opts.version ?? '1.32'] ?? kubectlVersions['1.32']!;
+    const c = execFile(binary, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+    });
+    // A command that exits without reading its stdin must not fail the caller with EPIPE.
+    c.stdin?.on('error', () => undefined);
+    c.stdin?.end(opts.input ?? '');
+  });
+  const cluster: LocalCluster = {
+    root, kubeconfig, subnet, bridge, roots, kubectl,
+    ok: async (args, input) => {
+      const r = await kubectl(args, input === undefined ? {} : { input });
+      assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    },
+    jsonpath: (kind, n, path) => cluster.ok(['get', kind, n, '-o', `jsonpath={${path}}`]),
+    waitFor: async (what, check, timeoutMs = 120_000) => {
+      await waitUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 500, onTimeout: () => new Error(`timed out waiting for ${what}`) });
+    },
+    file: (n, content) => {
+      const path = join(root, n);
+      writeFileSync(path, content);
+      return path;
+    },
+    podVms: () => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(root) && !cmd.includes('\0sandpod-template-')),
+  };
+  before(async () => {
+    const r = await sandpod(['up', ...roots, '--pod-subnet', subnet, '--bridge', bridge], process.env, undefined, 300_000);
+    assert.equal(r.code, 0, `sandpod up failed: ${r.stdout}\n${r.stderr}`);
+  });
+  after(async () => {
+    const r = await sandpod(['down', ...roots], process.env, undefined, 180_000);
+    const left = [
+      ...(await processesWhere((cmd) => cmd.includes(root))).map((p) => `process ${p}`),
+      ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root)).map((l) => `mount ${l.split(' ')[4]}`),
+    ];
+    const link = await execText('ip', ['-o', 'link', 'show', bridge]);
+    await rm(root, { recursive: true, force: true });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(left, [], 'sandpod down left nothing running or mounted');
+    assert.equal(link.stdout, '', 'the pod bridge is gone');
+  });
+  return cluster;
+}
