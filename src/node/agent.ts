@@ -66,6 +66,7 @@ export class NodeAgent {
   private informer: Informer | undefined;
   private readonly workers = new Map<string, PodWorker>();
   private readonly syncing = new Set<string>();
+  private readonly inflight = new Set<Promise<void>>();
   private readonly handlers = new Map<string, { handler: string; at: number }>();
   private readonly rejected = new Map<string, string>();
   private timers: NodeJS.Timeout[] = [];
@@ -152,11 +153,19 @@ export class NodeAgent {
   private kick(uid: string): void {
     const w = this.workers.get(uid);
     if (!w || this.syncing.has(uid) || this.stopped) return;
-    this.syncing.add(uid);
-    void w.sync(this.snapshot).finally(() => {
+    const running = w.sync(this.snapshot).finally(() => {
       this.syncing.delete(uid);
+      this.inflight.delete(running);
       if (w.done) this.workers.delete(uid);
     });
+    this.syncing.add(uid);
+    this.inflight.add(running);
+  }
+
+  /** Resolves once the current sync round and every pod sync under way have finished. */
+  async settled(): Promise<void> {
+    await this.round;
+    await Promise.all([...this.inflight]);
   }
 
   private syncRound(): Promise<void> {
