@@ -5,7 +5,7 @@
  * happen in ttrpc-adapter.ts; this file deals in plain objects.
  */
 import { constants } from 'node:os';
-import { failedPrecondition, notFound, SandpodError } from '../errors.js';
+import { failedPrecondition, isSandpodError, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SandpodPaths } from '../paths.js';
 import type { ContainerLimits, ProcessSpec } from '../protocol/index.js';
@@ -219,9 +219,11 @@ export class TaskService {
 
   async wait(id: string, execId: string): Promise<ExitInfo> { return this.proc(id, execId).exited; }
 
+  /** Signals a process; one that has already exited has nothing left to stop, which is not an error. */
   async kill(id: string, execId: string, signal: number): Promise<void> {
     const t = this.task(id);
     const p = this.proc(id, execId);
+    if (p.status === TaskStatus.Stopped) return;
     if (p.status !== TaskStatus.Running) throw notFound(`task/${id}`, `process ${execId || id} is not running`);
     if (t.kind === 'sandbox' && !execId) {
       // Stopping the pod sandbox stops its VM; a container still in it is reported killed with it.
@@ -229,7 +231,8 @@ export class TaskService {
       await t.pod.sandbox.destroy();
       return;
     }
-    await p.handle?.signal(signalName(signal));
+    // The guest no longer knows a process whose exit is already on its way here.
+    await p.handle?.signal(signalName(signal)).catch((err: unknown) => { if (!isSandpodError(err, 'NotFound')) throw err; });
   }
 
   resize(id: string, execId: string, width: number, height: number): void {
