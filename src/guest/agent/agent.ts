@@ -17,6 +17,7 @@ import { findExecutable, isDirectoryInRoot } from './resolve.js';
 import { capabilityMask } from './capabilities.js';
 import { Containers, type Container } from './containers.js';
 import { networkCommands } from './network.js';
+import { applySysctls } from './sysctls.js';
 
 /** Where the host's entropy waits for the reseed tool during setup (tmpfs, removed right after). */
 const ENTROPY_FILE = '/run/sandpod-entropy';
@@ -116,6 +117,7 @@ export class GuestAgent {
     if (!msg.shared) commands.push(['sh', PREPARE_ROOT_SCRIPT, SANDBOX_ROOT]);
     const network = msg.network ? await networkCommands(msg.network) : undefined;
     await runCommands([...commands, ...(network?.commands ?? [])]);
+    if (msg.sysctls) await applySysctls(msg.sysctls);
     this.rootReady = true;
     return network ? { device: network.device } : {};
   }
