@@ -3,24 +3,14 @@
  * tunctl cover links, bridges and tun devices), for pods that administer their network: nf_tables rules in
  * a privileged VM pod load the guest's netfilter modules on demand.
  */
-import { join } from 'node:path';
-import { imageCacheDir, type SandpodPaths } from '../paths.js';
-import { BUSYBOX_STATIC, busyboxRootfs } from './busybox.js';
-import { builderSources, cachedArchive, contentKey, fileIdentity, type ImageArchive } from './cache.js';
-import { writeOciArchive } from './oci.js';
-import { copyProgram, programFiles } from './programs.js';
+import type { SandpodPaths } from '../paths.js';
+import { BUSYBOX_STATIC } from './busybox.js';
+import type { ImageArchive } from './cache.js';
+import { programImageArchive } from './programs.js';
 
 export const NFT = '/usr/sbin/nft';
 export const NETTOOLS_IMAGE = 'sandpod.local/nettools:latest';
 
-/** The net-tools image archive, written once per (nft and its libraries, busybox, builder) and cached. */
-export async function nettoolsImageArchive(paths: SandpodPaths, nft = NFT, busybox = BUSYBOX_STATIC): Promise<ImageArchive> {
-  const inputs = await Promise.all([...(await programFiles(nft)), busybox].map(fileIdentity));
-  const key = contentKey([NETTOOLS_IMAGE, ...inputs, ...(await builderSources('./oci.js', './busybox.js', './programs.js', './nettools.js'))]);
-  const archive = await cachedArchive(imageCacheDir(paths), 'nettools', key, async (out, scratch) => {
-    const rootfs = await busyboxRootfs(join(scratch, 'rootfs'), busybox);
-    await copyProgram(rootfs, nft);
-    await writeOciArchive(rootfs, { name: NETTOOLS_IMAGE, cmd: ['sh'] }, out);
-  });
-  return { name: NETTOOLS_IMAGE, archive };
-}
+/** The net-tools image archive, cached. */
+export const nettoolsImageArchive = (paths: SandpodPaths, nft = NFT, busybox = BUSYBOX_STATIC): Promise<ImageArchive> =>
+  programImageArchive(paths, { name: NETTOOLS_IMAGE, file: 'nettools', program: nft, cmd: ['sh'], builder: './nettools.js' }, busybox);
