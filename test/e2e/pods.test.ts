@@ -8,8 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { netnsInode, netnsNames } from './helpers.js';
 import { localCluster } from './local-cluster.js';
 
 const c = localCluster('pods');
@@ -217,19 +217,14 @@ spec:
   assert.equal(vms.length, 1, 'the pod has its VM');
   const vm = vms[0]!;
   // The pod's network namespace (QEMU runs in it) and its share (QEMU serves it over 9p), from the VM itself.
-  const nsInode = (await stat(`/proc/${vm}/ns/net`)).ino;
-  const netnsFiles = async (): Promise<string[]> => {
-    const out: string[] = [];
-    for (const n of await readdir('/run/netns').catch(() => [])) if ((await stat(join('/run/netns', n)).catch(() => undefined))?.ino === nsInode) out.push(n);
-    return out;
-  };
-  assert.equal((await netnsFiles()).length, 1, 'the pod has its network namespace');
+  const namespaces = new Set([await netnsInode(vm)]);
+  assert.equal((await netnsNames(namespaces)).length, 1, 'the pod has its network namespace');
   const share = /path=([^,\0]*\/shares\/[^,\0]+)/.exec(await readFile(`/proc/${vm}/cmdline`, 'utf8'))?.[1];
   assert.ok(share, 'the VM serves the pod share');
   const r = await c.kubectl(['delete', 'pod', 'forced', '--grace-period=0', '--force']);
   assert.equal(r.code, 0, r.stderr);
   const t0 = Date.now();
   await c.waitFor('the VM, its netns and its share to go', async () =>
-    !(await c.podVms()).includes(vm) && (await netnsFiles()).length === 0 && !(await stat(share).catch(() => undefined)), 30_000);
+    !(await c.podVms()).includes(vm) && (await netnsNames(namespaces)).length === 0 && !(await stat(share).catch(() => undefined)), 30_000);
   process.stdout.write(`# force-deleted VM pod gone from the node after ${Date.now() - t0} ms\n`);
 });
