@@ -5,12 +5,13 @@
  * a group of its own, in a VM sized from the container's resources.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { failedPrecondition, invalid } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type SandpodPaths } from '../paths.js';
 import { vmSize, type Sandbox, type SandboxRuntime, type VmSize } from '../sandbox/index.js';
+import { isMounted } from '../mounts.js';
 import { runTool } from '../run-tool.js';
 import { memoryVolumes, specSysctls, type MountPlan } from './guest-spec.js';
 import type { OciSpec } from './oci.js';
@@ -99,9 +100,6 @@ export async function startPodVm(runtime: SandboxRuntime, paths: SandpodPaths, o
   }
 }
 
-const mounted = async (path: string): Promise<boolean> =>
-  (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
-
 /**
  * The plan's host binds (CRI's /etc/hosts, /etc/resolv.conf, volumes) mounted onto the container's rootfs
  * on the host, so the 9p share carries them into the guest; and the directories the guest mounts over.
@@ -160,7 +158,7 @@ export async function mountContainerRoot(bundle: string, rootMounts: { type: str
 /** Undoes mountContainerRoot, whatever part of it happened; safe to repeat. */
 export async function unmountContainerRoot(bundle: string, share: string, id: string, log?: Logger): Promise<void> {
   for (const path of [join(share, id), join(bundle, 'rootfs')]) {
-    if (await mounted(path)) await runTool(`task/${id}`, 'umount', ['-l', path]).catch((err: unknown) => log?.warn('unmount failed', { path, err }));
+    if (await isMounted(path)) await runTool(`task/${id}`, 'umount', ['-l', path]).catch((err: unknown) => log?.warn('unmount failed', { path, err }));
   }
   await rmdir(join(share, id)).catch(() => undefined);
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountAt, mountEntries } from './volumes.js';
+import { mountEntries } from '../../mounts.js';
+import { mountAt } from './volumes.js';
 
 const mountinfo = [
   '22 1 0:21 / /proc rw,relatime - proc proc rw',

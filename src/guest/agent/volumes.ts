@@ -19,17 +19,7 @@ export type MemoryMount = Extract<GuestMount, { kind: 'memory' }>;
 /** Where the volumes' tmpfs mounts live: the agent's own /run, out of every container's reach. */
 export const VOLUMES_DIR = '/run/volumes';
 
-export interface MountEntry { id: number; parent: number; device: string; root: string; mountPoint: string }
-
-const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/** The entries of a mountinfo file (proc(5)): ids, the filesystem's device, the mount's root in it, and where it is. */
-export function mountEntries(text: string): MountEntry[] {
-  return text.split('\n').filter(Boolean).map((line) => {
-    const [id, parent, device, root, mountPoint] = line.split(' ');
-    return { id: Number(id), parent: Number(parent), device: device ?? '', root: unescape(root ?? ''), mountPoint: unescape(mountPoint ?? '') };
-  });
-}
+import { mountEntries, type MountEntry } from '../../mounts.js';
 
 /** The mount on top at `path`, if any. */
 export const mountAt = (entries: MountEntry[], path: string): MountEntry | undefined => entries.filter((e) => e.mountPoint === path).at(-1);
