@@ -92,6 +92,11 @@ export const guestMountSchema = z.discriminatedUnion('kind', [
     kind: z.literal('memory'), destination: containerPath, volume: volumeNameSchema, sizeBytes: z.number().int().nonnegative(),
     subPath: relativePath.optional(), readonly: z.boolean(),
   }).strict(),
+  /**
+   * Host content bound below /dev (kubelet's /dev/termination-log): it arrives in the root's own /dev over 9p,
+   * which the guest's /dev tmpfs covers, so the guest binds it again on top of that tmpfs.
+   */
+  z.object({ kind: z.literal('dev'), destination: containerPath.refine((p) => p.startsWith('/dev/'), 'must be below /dev'), readonly: z.boolean() }).strict(),
 ]);
 export type GuestMount = z.infer<typeof guestMountSchema>;
 

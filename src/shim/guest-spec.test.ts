@@ -87,3 +87,12 @@ test('the guest container spec carries only what the spec asks', () => {
   const privileged = spec({ root: { path: 'rootfs', readonly: true }, mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'rw'] }] });
   assert.deepEqual(guestContainerSpec(privileged, planMounts(privileged, 'task/c1'), 'task/c1'), { readonlyRoot: true, writableSysfs: true });
 });
+
+test('a host file below /dev (kubelet\'s termination log) is bound again over the guest\'s /dev; /proc and /sys binds are refused', () => {
+  const plan = planMounts(spec({ mounts: [bind('/dev/termination-log', '/node/pods/u/containers/c/0'), bind('/dev/shm', '/run/c/shm'), bind('/dev/conf', '/x', true)] }), 'task/c1');
+  assert.deepEqual(plan.hostBinds.map((m) => m.destination), ['/dev/termination-log', '/dev/conf']);
+  assert.deepEqual(plan.guest, [{ kind: 'dev', destination: '/dev/termination-log', readonly: false }, { kind: 'dev', destination: '/dev/conf', readonly: true }],
+    'containerd\'s sandbox /dev/shm is not carried in: the guest has its own');
+  rejects(() => planMounts(spec({ mounts: [bind('/proc/sys/x', '/x')] }), 'task/c1'), /cannot be mounted at \/proc\/sys\/x in a VM pod/);
+  rejects(() => planMounts(spec({ mounts: [bind('/dev', '/x')] }), 'task/c1'), /guest provides \/proc, \/sys and \/dev itself/);
+});

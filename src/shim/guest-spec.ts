@@ -52,7 +52,7 @@ export function memoryVolumeOf(source: string, volumes: Map<string, number>, obj
   return rest.length > 0 ? { volume, subPath: rest.join('/') } : { volume };
 }
 
-/** Destinations the guest provides itself: never host files. */
+/** Destinations the guest provides itself (a host file below /dev is bound again on top of the guest's). */
 const GUEST_OWNED = ['/proc', '/sys', '/dev'];
 const below = (path: string, dir: string): boolean => path === dir || path.startsWith(`${dir}/`);
 const strictlyBelow = (path: string, dir: string): boolean => path.startsWith(`${dir}/`);
@@ -156,10 +156,16 @@ export function planMounts(spec: OciSpec, object: string): MountPlan {
       plan.guest.push({ kind: 'memory', destination, volume: mem.volume, sizeBytes: volumes.get(mem.volume) ?? 0, readonly: ro, ...(mem.subPath ? { subPath: mem.subPath } : {}) });
       continue;
     }
-    if (GUEST_OWNED.some((d) => below(destination, d))) continue;
+    // containerd binds the sandbox's /dev/shm into each container; in a VM the guest's own /dev/shm serves.
+    if (destination === '/dev/shm') continue;
+    if (below(destination, '/proc') || below(destination, '/sys') || destination === '/dev') {
+      throw invalid(object, `the host path ${m.source} cannot be mounted at ${destination} in a VM pod: the guest provides /proc, /sys and /dev itself; mount it elsewhere`);
+    }
     others.push(destination);
     plan.hostBinds.push(m);
-    if (readonlyRoot && !ro) plan.guest.push({ kind: 'writable', destination });
+    // Below /dev the guest's own /dev tmpfs covers what came over 9p: the guest binds it again on top.
+    if (strictlyBelow(destination, '/dev')) plan.guest.push({ kind: 'dev', destination, readonly: ro });
+    else if (readonlyRoot && !ro) plan.guest.push({ kind: 'writable', destination });
   }
   for (const v of memory) {
     const nested = [...others, ...memory.filter((o) => o !== v).map((o) => o.destination)].find((d) => strictlyBelow(d, v.destination));

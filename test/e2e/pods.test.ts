@@ -55,7 +55,7 @@ spec:
   containers:
   - name: app
     image: busybox
-    command: [sh, -c, 'printenv GREETING > /work/app.txt; echo "$(COLOR)" > /work/cmd.txt; echo app > /mem/app.txt; exec sleep 100000']
+    command: [sh, -c, 'echo "$GREETING" > /work/app.txt; echo "$(COLOR)" > /work/cmd.txt; echo app > /mem/app.txt; exec sleep 100000']
     env:
     - {name: COLOR, valueFrom: {configMapKeyRef: {name: settings, key: color}}}
     - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}

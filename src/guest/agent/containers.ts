@@ -7,7 +7,7 @@
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { SandpodError } from '../../errors.js';
-import type { ContainerLimits, ContainerSpec, ContainerStats } from '../../protocol/index.js';
+import type { ContainerLimits, ContainerSpec, ContainerStats, GuestMount } from '../../protocol/index.js';
 import { runCommands } from './commands.js';
 import { applySysctls } from './sysctls.js';
 import { MemoryVolumes, type MemoryMount } from './volumes.js';
@@ -36,6 +36,14 @@ async function setLimits(c: Container, l: ContainerLimits): Promise<void> {
 }
 
 /** Lazily detaches a container's root mount, and with it every mount below it. */
+/** Where a container's own /dev (as it came over 9p) is kept in view while its /dev tmpfs is made. */
+const DEV_VIEWS = '/run/sandbox/dev-views';
+/**
+ * `bind-dev SOURCE TARGET`: binds a host file or directory that came over 9p onto the container's /dev tmpfs,
+ * making the mount point (a file for a file) first.
+ */
+const BIND_DEV_ENTRY = 'set -e; if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}"; [ -e "$2" ] || : > "$2"; fi; mount -o bind "$1" "$2"';
+
 const detachRoot = (root: string): Promise<void> => runCommands([['sh', '-c', 'umount -l "$1" 2>/dev/null || true', 'umount', root]]);
 
 export class Containers {
@@ -61,12 +69,24 @@ export class Containers {
     const at = (destination: string): string => posix.join(root, destination);
     try {
       for (const m of mounts) if (m.kind === 'memory') sources.set(m, await this.volumes.open(m));
+      // Host files bound below the root's /dev came over 9p; the /dev tmpfs will cover them: keep a view first.
+      const devView = mounts.some((m) => m.kind === 'dev') ? posix.join(DEV_VIEWS, spec.id) : undefined;
+      const mount = (m: GuestMount): string[][] => {
+        switch (m.kind) {
+          case 'writable': return [['mount', '-o', 'bind', at(m.destination), at(m.destination)]];
+          case 'memory': return [['mount', '-o', 'bind', sources.get(m)?.path ?? '', at(m.destination)], ...(m.readonly ? [['mount', '-o', 'remount,bind,ro', at(m.destination)]] : [])];
+          case 'dev': return [
+            ['sh', '-c', BIND_DEV_ENTRY, 'bind-dev', posix.join(devView ?? '', m.destination.slice('/dev/'.length)), at(m.destination)],
+            ...(m.readonly ? [['mount', '-o', 'remount,bind,ro', at(m.destination)]] : []),
+          ];
+        }
+      };
       await runCommands([
         ['mount', '-o', 'bind', root, root],
+        ...(devView ? [['mkdir', '-p', devView], ['mount', '-o', 'bind', at('/dev'), devView]] : []),
         ['sh', PREPARE_ROOT_SCRIPT, root, ...(spec.writableSysfs ? ['--sys-rw'] : []), ...(spec.devices ?? []).map((d) => GUEST_DEVICE_NODES[d])],
-        ...mounts.flatMap((m) => (m.kind === 'writable'
-          ? [['mount', '-o', 'bind', at(m.destination), at(m.destination)]]
-          : [['mount', '-o', 'bind', sources.get(m)?.path ?? '', at(m.destination)], ...(m.readonly ? [['mount', '-o', 'remount,bind,ro', at(m.destination)]] : [])])),
+        ...mounts.flatMap(mount),
+        ...(devView ? [['umount', '-l', devView], ['rmdir', devView]] : []),
         ...(spec.readonlyRoot ? [['mount', '-o', 'remount,bind,ro', root]] : []),
       ]);
       for (const m of sources.keys()) await this.volumes.verify(m, at(m.destination));
