@@ -7,6 +7,9 @@
  */
 import { z } from 'zod';
 
+/** Where a node agent serves its Summary. */
+export const STATS_SUMMARY_PATH = '/stats/summary';
+
 const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an RFC 3339 time');
 const count = z.number().int().nonnegative();
 

@@ -6,7 +6,7 @@
  */
 import type { StatsSummary } from '../../kube/index.js';
 
-export const STATS_SUMMARY_PATH = '/stats/summary';
+export { STATS_SUMMARY_PATH } from '../../kube/index.js';
 
 /** Answers the node's Summary from the samples taken so far. */
 export interface StatsSummarySource {
