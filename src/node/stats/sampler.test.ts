@@ -47,8 +47,9 @@ function node(): { sampler: StatsSampler; proc: FakeProcFs; advance(seconds: num
   };
   setHost();
   proc.files.set('meminfo', 'MemTotal: 8000000 kB\nMemFree: 6000000 kB\nMemAvailable: 7000000 kB\nInactive(file): 500000 kB\n');
-  proc.processes.set(100, { argv: ['qemu-system-x86_64', '-name', `sandpod-${vmPod.slice(0, 24)}`], ticks: 0, startTicks: 7, rssKb: 300_000, pssKb: 200_000 });
+  // The shim starts first, so /proc lists it first; the summary lists QEMU first all the same.
   proc.processes.set(90, { argv: ['/usr/bin/node', '/r/dist/src/shim/main.js', '-id', vmPod, '-socket', '/s'], ticks: 0, startTicks: 6, rssKb: 60_000, pssKb: 50_000 });
+  proc.processes.set(100, { argv: ['qemu-system-x86_64', '-name', `sandpod-${vmPod.slice(0, 24)}`], ticks: 0, startTicks: 7, rssKb: 300_000, pssKb: 200_000 });
   const sampler = new StatsSampler({ cri, proc, nodeName: 'n1', log: createLogger('test', nullSink), now: () => now });
   return {
     sampler, proc,
@@ -87,7 +88,7 @@ test('after one round the summary has what was read but no rates; after two, rat
   const vm = summary.pods.find((p) => p.podRef.name === 'vm');
   assert.deepEqual(vm?.podRef, { name: 'vm', namespace: 'default', uid: 'uid-vm' });
   assert.deepEqual(vm?.containers.map((c) => [c.name, c.cpu?.usageNanoCores, c.cpu?.windowSeconds, c.cpu?.time]), [['busy', 1e9, 10, new Date(T0 + 10_000).toISOString()]]);
-  assert.deepEqual(vm?.vm?.processes.map((p) => [p.role, p.pid, p.cpu?.usageNanoCores, p.memory?.pssBytes, p.memory?.rssBytes]).sort(), [
+  assert.deepEqual(vm?.vm?.processes.map((p) => [p.role, p.pid, p.cpu?.usageNanoCores, p.memory?.pssBytes, p.memory?.rssBytes]), [
     ['qemu', 100, 1_100_000_000, 200_000 * 1024, 300_000 * 1024],
     ['shim', 90, 50_000_000, 50_000 * 1024, 60_000 * 1024],
   ]);

@@ -6,7 +6,7 @@
  */
 import type { Container, CriClient, PodSandbox } from '../../cri/index.js';
 import { describeError } from '../../errors.js';
-import type { CpuStats, MemoryStats, PodStatsSummary, StatsSummary, VmHostStats } from '../../kube/index.js';
+import { vmProcessRoles, type CpuStats, type MemoryStats, type PodStatsSummary, type StatsSummary, type VmHostStats } from '../../kube/index.js';
 import type { Logger } from '../../log.js';
 import { LABEL } from '../cri-config.js';
 import { parseMeminfo, parsePidStat, parseProcStat, parseSmapsRollup, type HostMemory, type ProcFs } from './proc.js';
@@ -129,7 +129,7 @@ export class StatsSampler {
     return {
       time: iso(last.at),
       usageCoreNanoSeconds: Math.round(last.cpuNs),
-      ...(rate ? { usageNanoCores: rate.nanoCores, windowSeconds: rate.windowMs / 1000 } : {}),
+      ...(rate ? { usageNanoCores: rate.nanoCores, windowSeconds: Math.round(rate.windowMs) / 1000 } : {}),
     };
   }
 
@@ -172,7 +172,7 @@ export class StatsSampler {
 
   /** The VM's processes and their sums; a sum only when every process has that value. */
   private vmStats(procs: VmProcess[]): VmHostStats {
-    const processes = procs.map((p) => {
+    const processes = [...procs].sort((a, b) => vmProcessRoles.indexOf(a.role) - vmProcessRoles.indexOf(b.role)).map((p) => {
       const cpu = this.cpuStats(processSeries(p));
       const memory = this.memoryStats(processSeries(p));
       return { role: p.role, pid: p.pid, ...(cpu ? { cpu } : {}), ...(memory ? { memory } : {}) };
