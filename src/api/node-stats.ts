@@ -14,12 +14,12 @@ const MAX_SUMMARY_BYTES = 16 << 20;
 export class NodeAgentStats implements NodeStatsSource {
   constructor(private readonly timeoutMs = 5_000) {}
 
-  summary(node: KubeObject): Promise<StatsSummary> {
+  async summary(node: KubeObject): Promise<StatsSummary> {
     const name = node.metadata.name ?? '';
     const url = new URL(STATS_SUMMARY_PATH, nodeAgentUrl(node));
     const unreachable = (why: string): Error => failure(503, 'ServiceUnavailable',
       `cannot read the resource usage of node "${name}" from its node agent at ${url.origin}: ${why}; is the node agent running and Ready?`);
-    return new Promise((resolve, reject) => {
+    return new Promise<StatsSummary>((resolve, reject) => {
       const req = request(url, { method: 'GET', headers: { Accept: 'application/json' } }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
