@@ -4,7 +4,7 @@
  * of each VM pod's QEMU and shim daemon (/proc), keeps the newest two samples of each and answers the node's
  * Summary (src/kube/stats.ts) with rates computed from them.
  */
-import type { Container, CriClient, PodSandbox } from '../../cri/index.js';
+import type { Container, ContainerStats, CriClient, PodSandbox } from '../../cri/index.js';
 import { describeError } from '../../errors.js';
 import { vmProcessRoles, type CpuStats, type MemoryStats, type PodStatsSummary, type StatsSummary, type VmHostStats } from '../../kube/index.js';
 import type { Logger } from '../../log.js';
@@ -83,19 +83,8 @@ export class StatsSampler {
     const samples = new Map<string, Sample<Memory>>();
     const running = new Set(containers.containers.map((c) => c.id));
     for (const s of stats.stats) {
-      const id = s.attributes?.id ?? '';
-      const cpu = s.cpu?.usage_core_nano_seconds;
-      if (!running.has(id) || !s.cpu || !cpu) continue;
-      samples.set(containerSeries(id), {
-        at: s.cpu.timestamp > 0 ? nsToMs(s.cpu.timestamp) : this.now(),
-        cpuNs: cpu.value,
-        memory: {
-          ...(s.memory?.working_set_bytes ? { workingSetBytes: s.memory.working_set_bytes.value } : {}),
-          ...(s.memory?.usage_bytes ? { usageBytes: s.memory.usage_bytes.value } : {}),
-          ...(s.memory?.available_bytes ? { availableBytes: s.memory.available_bytes.value } : {}),
-          ...(s.memory?.rss_bytes ? { rssBytes: s.memory.rss_bytes.value } : {}),
-        },
-      });
+      const sample = this.containerSample(s);
+      if (sample && running.has(s.attributes?.id ?? '')) samples.set(containerSeries(s.attributes?.id ?? ''), sample);
     }
     const [hostStat, meminfo] = await Promise.all([proc.read('stat'), proc.read('meminfo')]);
     const at = this.now();
@@ -110,16 +99,30 @@ export class StatsSampler {
     this.last = { sandboxes: sandboxes.items, containers: containers.containers, vms, hostBootMs: host.bootTimeMs };
   }
 
+  /** A container's sample; undefined for one CRI reports without CPU usage (not started, or exited). */
+  private containerSample(s: ContainerStats): Sample<Memory> | undefined {
+    const cpu = s.cpu?.usage_core_nano_seconds;
+    if (!s.cpu || !cpu) return undefined;
+    const m = s.memory;
+    return {
+      at: s.cpu.timestamp > 0 ? nsToMs(s.cpu.timestamp) : this.now(),
+      cpuNs: cpu.value,
+      memory: {
+        ...(m?.working_set_bytes ? { workingSetBytes: m.working_set_bytes.value } : {}),
+        ...(m?.usage_bytes ? { usageBytes: m.usage_bytes.value } : {}),
+        ...(m?.available_bytes ? { availableBytes: m.available_bytes.value } : {}),
+        ...(m?.rss_bytes ? { rssBytes: m.rss_bytes.value } : {}),
+      },
+    };
+  }
+
+  /** A VM process's sample; undefined when it has exited (or its pid now names another process) since it was found. */
   private async processSample(p: VmProcess): Promise<Sample<Memory> | undefined> {
-    try {
-      const [stat, smaps] = await Promise.all([this.o.proc.read(`${p.pid}/stat`), this.o.proc.read(`${p.pid}/smaps_rollup`)]);
-      const at = this.now();
-      const cpu = parsePidStat(stat, p.pid);
-      if (cpu.startTicks !== p.startTicks) return undefined;
-      return { at, cpuNs: cpu.cpuNs, memory: parseSmapsRollup(smaps, p.pid) };
-    } catch {
-      return undefined;
-    }
+    const read = (file: string): Promise<string | undefined> => this.o.proc.read(`${p.pid}/${file}`).catch(() => undefined);
+    const [stat, smaps] = await Promise.all([read('stat'), read('smaps_rollup')]);
+    if (stat === undefined || smaps === undefined) return undefined;
+    const cpu = parsePidStat(stat, p.pid);
+    return cpu.startTicks === p.startTicks ? { at: this.now(), cpuNs: cpu.cpuNs, memory: parseSmapsRollup(smaps, p.pid) } : undefined;
   }
 
   private cpuStats(series: string): CpuStats | undefined {
