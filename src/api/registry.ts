@@ -12,7 +12,7 @@ import { admitPod } from './admission.js';
 import { applyConfiguration, recordApply } from './apply.js';
 import { asResourceObject, checkFields, type FieldValidation } from './decode.js';
 import { applyJsonPatch, mergePatch, strategicMerge, type PatchType } from './patch.js';
-import { findResource, allResources } from './resources/index.js';
+import { findResource, storedResources } from './resources/index.js';
 import { apiVersionOf, type HookContext, type ResourceDef } from './resources/resource.js';
 import { namespaces } from './resources/namespaces.js';
 import { nodes as nodesDef } from './resources/nodes.js';
@@ -377,7 +377,7 @@ export class Registry implements HookContext {
 
   /** Runs every afterCreate hook on every stored object of its resource (at start: see ResourceDef.afterCreate). */
   async replayAfterCreate(): Promise<void> {
-    for (const def of allResources) {
+    for (const def of storedResources) {
       if (!def.afterCreate) continue;
       for (const obj of (await this.store.list(storagePrefix(def))).items) await def.afterCreate(obj, this);
     }
@@ -389,7 +389,7 @@ export class Registry implements HookContext {
     for (const ns of items.filter((n) => n.metadata.deletionTimestamp)) {
       const name = ns.metadata.name ?? '';
       let remaining = 0;
-      for (const def of allResources.filter((r) => r.namespaced)) {
+      for (const def of storedResources.filter((r) => r.namespaced)) {
         const { items: contents } = await this.store.list(storagePrefix(def, name));
         remaining += contents.length;
         for (const obj of contents) {

@@ -14,6 +14,8 @@ import { asResourceObject, fieldValidationOf, parseBody } from './decode.js';
 import {
   aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupList, apiResourceList, apiVersions, serverVersion,
 } from './discovery.js';
+import type { ComputedResource } from './computed.js';
+import { metricsResources, type NodeStatsSource } from './metrics.js';
 import { buildOpenApiV3 } from './openapi.js';
 import { patchTypeOf } from './patch.js';
 import type { Pki } from './pki.js';
@@ -22,8 +24,9 @@ import { allResources } from './resources/index.js';
 import { namespaces } from './resources/namespaces.js';
 import { nodes } from './resources/nodes.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
+import { qualifiedResource, verbsOf, type ResourceDef } from './resources/resource.js';
 import { route, type Route } from './router.js';
-import { badRequest, failure, statusFor } from './status.js';
+import { badRequest, failure, methodNotAllowed, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
 import { markSilentNodes } from './node-lifecycle.js';
@@ -40,6 +43,8 @@ export interface ApiServerOptions {
   logger?: Logger;
   /** Proxies pods/log, exec and attach to node agents. */
   streaming?: PodStreaming;
+  /** Reads the node agents' resource usage, for metrics.k8s.io (kubectl top). */
+  nodeStats?: NodeStatsSource;
   /** How long a node's Lease may go unrenewed before the node is marked Ready=Unknown. */
   nodeMonitorGraceMs?: number;
   /** How often terminating namespaces are emptied, orphaned terminating pods collected and node Leases checked. */
@@ -88,12 +93,15 @@ export class ApiServer {
   private readonly watchCache: WatchCache;
   /** Serialized watch events, shared by every watcher that sends the same event as plain JSON. */
   private readonly encoded = new WeakMap<KubeObject, Map<string, string>>();
+  /** The sources of the computed resources this server can answer. */
+  private readonly computed = new Map<ResourceDef, ComputedResource>();
   port = 0;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.watchCache = new WatchCache(opts.store);
     this.registry = new Registry(opts.store, this.watchCache);
     this.log = opts.logger ?? createLogger('api');
+    if (opts.nodeStats) for (const c of metricsResources(this.registry, opts.nodeStats, this.log)) this.computed.set(c.def, c);
   }
 
   get address(): string {
@@ -208,7 +216,7 @@ export class ApiServer {
     return def.namespaced && r.namespace !== undefined ? { def, namespace: r.namespace } : { def };
   }
 
-  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | { items: KubeObject[]; metadata: { resourceVersion: string } }): { body: unknown; contentType?: string } {
+  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | { items: KubeObject[]; metadata: { resourceVersion?: string } }): { body: unknown; contentType?: string } {
     if (!wantsTable(req.headers.accept)) return { body: obj };
     const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
     const items = 'items' in obj && Array.isArray(obj.items) ? obj.items : [obj as KubeObject];
@@ -220,12 +228,11 @@ export class ApiServer {
     const { def } = scope;
     const name = r.name ?? '';
     const writeOpts = (): WriteOptions => ({ fieldValidation: fieldValidationOf(query), dryRun: query.get('dryRun') === 'All' });
-    if (def.review && r.verb !== 'create') {
-      throw failure(405, 'MethodNotAllowed', `${def.plural}.${def.group} only supports create: it answers a question and stores nothing`);
-    }
+    if (def.review && r.verb !== 'create') throw methodNotAllowed(def, verbsOf(def), 'it answers a question and stores nothing');
     if (r.subresource && !def.subresources.some((s) => s.name === r.subresource)) {
       throw failure(404, 'NotFound', `${def.plural} has no subresource "${r.subresource}"`);
     }
+    if (def.computed) return this.computedResource(r, scope, req, res, query);
     switch (r.verb) {
       case 'get': {
         const out = this.render(scope, req, query, await this.registry.get(scope, name));
@@ -275,6 +282,17 @@ export class ApiServer {
         return this.opts.streaming.log(pod, node, query, res);
       }
     }
+  }
+
+  /** get and list of a computed resource, answered by its source; nothing else is allowed on it. */
+  private async computedResource(r: ResourceRoute, scope: Scope, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const { def } = scope;
+    if (r.verb !== 'get' && r.verb !== 'list') throw methodNotAllowed(def, verbsOf(def), 'it is computed on request and never stored');
+    const source = this.computed.get(def);
+    if (!source) throw failure(503, 'ServiceUnavailable', `${qualifiedResource(def)} is not available: this API server was started without a source for it (nodeStats)`);
+    const answer = r.verb === 'get' ? await source.get(scope, r.name ?? '') : await source.list(scope, parseSelectors(def, query));
+    const out = this.render(scope, req, query, answer);
+    return sendJson(res, 200, out.body, out);
   }
 
   private async nodeOf(pod: KubeObject): Promise<KubeObject> {

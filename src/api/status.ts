@@ -18,9 +18,11 @@ export function failure(code: number, reason: string, message: string, details?:
   return new ApiError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code });
 }
 
-const detailsOf = (def: ResourceDef, name: string): Status['details'] => ({ name, group: def.group, kind: def.plural });
+type ResourceName = Pick<ResourceDef, 'group' | 'plural'>;
 
-export const notFoundError = (def: ResourceDef, name: string): ApiError =>
+const detailsOf = (def: ResourceName, name: string): Status['details'] => ({ name, group: def.group, kind: def.plural });
+
+export const notFoundError = (def: ResourceName, name: string): ApiError =>
   failure(404, 'NotFound', `${qualifiedResource(def)} "${name}" not found`, detailsOf(def, name));
 
 export const alreadyExistsError = (def: ResourceDef, name: string): ApiError =>
@@ -33,6 +35,10 @@ export const forbiddenError = (def: ResourceDef, name: string, why: string): Api
   failure(403, 'Forbidden', `${qualifiedResource(def)} "${name}" is forbidden: ${why}`, detailsOf(def, name));
 
 export const badRequest = (message: string): ApiError => failure(400, 'BadRequest', message);
+
+/** kube-apiserver's answer to a verb a resource does not serve, with the verbs it does. */
+export const methodNotAllowed = (def: ResourceName, verbs: string[], why: string): ApiError =>
+  failure(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource: ${qualifiedResource(def)} serves only ${verbs.join(' and ')} (${why})`);
 
 /** The Status for any thrown value. */
 export function statusFor(err: unknown): Status {

@@ -29,6 +29,7 @@ interface Methods {
   Attach: [T.AttachRequest, T.StreamingUrlResponse];
   UpdateContainerResources: [T.UpdateContainerResourcesRequest, T.Empty];
   ContainerStats: [T.ContainerIdRequest, T.ContainerStatsResponse];
+  ListContainerStats: [T.ListContainerStatsRequest, T.ListContainerStatsResponse];
   PullImage: [T.PullImageRequest, T.PullImageResponse];
   ListImages: [T.ListImagesRequest, T.ListImagesResponse];
   ImageStatus: [T.ImageStatusRequest, T.ImageStatusResponse];
@@ -131,6 +132,8 @@ export class CriClient {
   attach(r: T.Input<T.AttachRequest>, o?: CallOptions) { return this.call('Attach', r, o); }
   updateContainerResources(r: T.Input<T.UpdateContainerResourcesRequest>, o?: CallOptions) { return this.call('UpdateContainerResources', r, o); }
   containerStats(r: T.Input<T.ContainerIdRequest>, o?: CallOptions) { return this.call('ContainerStats', r, o); }
+  /** Stats of every container the runtime knows (or those the filter names), in one call. */
+  listContainerStats(r: T.Input<T.ListContainerStatsRequest> = {}, o?: CallOptions) { return this.call('ListContainerStats', r, o); }
   pullImage(r: T.Input<T.PullImageRequest>, o?: CallOptions) { return this.call('PullImage', r, o); }
   listImages(r: T.Input<T.ListImagesRequest> = {}, o?: CallOptions) { return this.call('ListImages', r, o); }
   /** `image` in the answer is null when the runtime does not have the image. */

@@ -242,6 +242,10 @@ export interface MemoryUsage {
 export interface FilesystemUsage { timestamp: number; fs_id: { mountpoint: string } | null; used_bytes: UInt64Value | null; inodes_used: UInt64Value | null }
 export interface ContainerStats { attributes: ContainerAttributes | null; cpu: CpuUsage | null; memory: MemoryUsage | null; writable_layer: FilesystemUsage | null }
 export interface ContainerStatsResponse { stats: ContainerStats | null }
+export interface ContainerStatsFilter { id: string; pod_sandbox_id: string; label_selector: StringMap }
+export interface ListContainerStatsRequest { filter: ContainerStatsFilter | null }
+/** Containers without a task (not started, or exited) come with attributes only: `cpu` and `memory` are null. */
+export interface ListContainerStatsResponse { stats: ContainerStats[] }
 
 export interface RuntimeCondition { type: string; status: boolean; reason: string; message: string }
 export interface StatusRequest { verbose: boolean }

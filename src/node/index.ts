@@ -1,6 +1,6 @@
 /**
  * The node agent (kubelet's job): registers the node, runs the pods bound to it through CRI, reports their
- * status, and serves their logs, exec and attach.
+ * status, serves their logs, exec and attach, and samples their resource usage for /stats/summary.
  */
 export { NodeAgent, AGENT_VERSION, defaultPodsDir, type NodeAgentOptions } from './agent.js';
 export { MEMORY_VOLUMES_ANNOTATION } from './volumes.js';

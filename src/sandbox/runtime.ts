@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describeError, invalid, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sandboxRunDir, type SandpodPaths } from '../paths.js';
+import { vmName } from '../pod-vm-identity.js';
 import { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG, type Sysctls } from '../protocol/index.js';
 import { sandboxVmConfig, TemplateStore, type GuestImage, type VmLayout } from './templates.js';
 import { chooseAccelerator, createVmm, type AcceleratorChoice, type AcceleratorVerdict, type Vmm } from '../vmm/index.js';
@@ -105,7 +106,7 @@ export class SandboxRuntime {
       const template = spec.fromTemplate ? await this.templates.ensure(layout, bootTimeoutMs) : undefined;
       const network: PodNetwork | undefined = spec.netns ? await readPodNetwork(spec.netns) : undefined;
       const started = Date.now();
-      let config = sandboxVmConfig(`sandpod-${id}`, runDir, layout, spec.rootfs);
+      let config = sandboxVmConfig(vmName(id), runDir, layout, spec.rootfs);
       if (template) config = { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true };
       if (spec.netns && network) config = { ...config, netns: spec.netns, nics: [{ id: 'net0', tap: VM_TAP, mac: network.mac }] };
       const vm = await this.vmm.start(config);

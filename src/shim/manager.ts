@@ -19,6 +19,7 @@ import type { ShimFlags } from './flags.js';
 import { readBundleSpec } from './oci.js';
 import { registerTaskService } from './ttrpc-adapter.js';
 import { TaskService } from './task-service.js';
+import { sandboxOfQemu } from '../pod-vm-identity.js';
 import { groupOf, kindOf, removeShare, sandboxIdFor, shareDir, unmountContainerRoot } from './pods.js';
 
 /** Where containerd's own shims put their sockets; the name hashes containerd's address, namespace and group. */
@@ -96,13 +97,13 @@ export async function shimServe(flags: ShimFlags & { socket: string }, log: Logg
 
 const deleteResponse = loadProto('./task.proto', import.meta.url).lookupType('containerd.task.v2.DeleteResponse');
 
-/** QEMU processes of the pod VM named `sandpod-<sid>` (the name the runtime gives its VMs). */
+/** QEMU processes of the pod VM named `sandpod-<sid>` (the name the runtime gives its VMs, pod-vm-identity.ts). */
 async function podVmProcesses(sid: string): Promise<number[]> {
   const pids: number[] = [];
   for (const p of await readdir('/proc')) {
     if (!/^\d+$/.test(p)) continue;
-    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.startsWith('qemu-system') && cmd.includes(`\0-name\0sandpod-${sid}\0`)) pids.push(Number(p));
+    const argv = (await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (sandboxOfQemu(argv) === sid) pids.push(Number(p));
   }
   return pids;
 }

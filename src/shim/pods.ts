@@ -4,12 +4,12 @@
  * gets its root filesystem bind-mounted into the VM's 9p share. A task created outside CRI (`ctr run`) is
  * a group of its own, in a VM sized from the container's resources.
  */
-import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { failedPrecondition, invalid } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type SandpodPaths } from '../paths.js';
+import { sandboxIdFor } from '../pod-vm-identity.js';
 import { vmSize, type Sandbox, type SandboxRuntime, type VmSize } from '../sandbox/index.js';
 import { isMounted } from '../mounts.js';
 import { runTool } from '../run-tool.js';
@@ -39,16 +39,7 @@ export interface PodVm {
 export const groupOf = (spec: OciSpec, id: string): string => spec.annotations?.[CRI.sandboxId] ?? id;
 export const kindOf = (spec: OciSpec): TaskKind => (spec.annotations?.[CRI.containerType] === 'sandbox' ? 'sandbox' : 'container');
 
-/**
- * A sandbox id for a group id: lowercase, and short, because the VM's sockets live under a directory named
- * by it and a unix socket path has at most 107 bytes. CRI's 64-hex ids keep 24 digits; other long ids keep a
- * readable prefix and a hash.
- */
-export function sandboxIdFor(id: string): string {
-  const clean = id.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
-  if (clean.length <= 24) return clean;
-  return /^[0-9a-f]+$/.test(clean) ? clean.slice(0, 24) : `${clean.slice(0, 15)}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
-}
+export { sandboxIdFor };
 
 export const shareDir = (paths: SandpodPaths, group: string): string => join(paths.runRoot, 'shares', sandboxIdFor(group));
 

@@ -11,6 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { CriClient } from '../../cri/index.js';
 import { describeError, failedPrecondition, invalid, isSandpodError, notFound, type ErrorKind } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { STATS_SUMMARY_PATH, type StatsSummarySource } from '../stats/index.js';
 import { serveContainerLogs } from './container-logs.js';
 import type { ContainerLocator, LocatedContainer } from './locator.js';
 import { parseExecOptions, parseLogOptions, parseStreamOptions, type ExecOptions, type StreamOptions } from './params.js';
@@ -21,6 +22,8 @@ export interface NodeStreamingServerOptions {
   cri: CriClient;
   locator: ContainerLocator;
   log: Logger;
+  /** When given, GET /stats/summary answers the node's resource usage (docs/node-agent.md). */
+  stats?: StatsSummarySource;
 }
 
 type Kind = 'containerLogs' | 'exec' | 'attach';
@@ -95,9 +98,14 @@ export class NodeStreamingServer {
   }
 
   private async serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.opts.stats && req.method === 'GET' && new URL(req.url ?? '/', 'http://node').pathname === STATS_SUMMARY_PATH) {
+      const body = JSON.stringify(this.opts.stats.summary());
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+      return;
+    }
     const target = parseTarget(req.url);
     try {
-      if (!target) throw notFound(req.url ?? '/', `no such path on the node agent: ${req.url ?? '/'} (it serves /containerLogs, /exec and /attach)`);
+      if (!target) throw notFound(req.url ?? '/', `no such path on the node agent: ${req.url ?? '/'} (it serves /containerLogs, /exec, /attach and ${STATS_SUMMARY_PATH})`);
       if (req.method !== 'GET') throw invalid(target.object, `${target.kind} takes GET, not ${req.method ?? ''}`);
       if (target.kind !== 'containerLogs') throw invalid(target.object, `${target.kind} for ${target.object} needs a WebSocket upgrade with subprotocol ${userProtocol}`);
       const opts = parseLogOptions(target.query, target.object);
