@@ -99,7 +99,7 @@ test('volumes and environment in a runc pod and a VM pod: shared by init and app
     }
     assert.equal(await exec(pod, 'app', 'cat /cfg/color /sec/password /all/colour /all/password /all/name'), `bluehunter2bluehunter2${pod}`);
     assert.match(await exec(pod, 'app', 'cat /info/labels'), /app="vols"/);
-    assert.match(await exec(pod, 'app', 'stat -c %a /sec/..data/password'), /^4[0-4]0$/, `${pod}: defaultMode 0400 (+ group read for fsGroup)`);
+    assert.match((await exec(pod, 'app', 'stat -c %a /sec/..data/password')).trim(), /^4[0-4]0$/, `${pod}: defaultMode 0400 (+ group read for fsGroup)`);
     assert.match(await exec(pod, 'app', 'id -G'), /\b2000\b.*\b3000\b|\b3000\b.*\b2000\b/, `${pod}: fsGroup and supplementalGroups`);
     assert.equal((await exec(pod, 'side', 'cat /shared/init.txt /sub/file /etc/color; cat /mem/app.txt')).trim(), 'from-init\nin-sub\nblueapp');
     const ro = await c.kubectl(['exec', pod, '-c', 'side', '--', 'sh', '-c', 'echo x > /shared/nope']);
