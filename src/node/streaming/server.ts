@@ -15,7 +15,7 @@ import { STATS_SUMMARY_PATH, type StatsSummarySource } from '../stats/index.js';
 import { serveContainerLogs } from './container-logs.js';
 import type { ContainerLocator, LocatedContainer } from './locator.js';
 import { parseExecOptions, parseLogOptions, parseStreamOptions, type ExecOptions, type StreamOptions } from './params.js';
-import { RuntimeStream, type RuntimeStreamOutput } from './runtime-stream.js';
+import { RuntimeStream } from './runtime-stream.js';
 import { relaySession, userProtocol } from './session.js';
 
 export interface NodeStreamingServerOptions {
@@ -145,7 +145,7 @@ export class NodeStreamingServer {
       if (!container.running) throw failedPrecondition(target.object, `${target.object} is not running; ${target.kind} needs a running container`);
       const ws = await new Promise<WebSocket>((resolve) => this.wss.handleUpgrade(req, socket, head, resolve));
       this.log.info(`${target.kind} session`, { object: target.object, ...streams });
-      await relaySession(ws, streams, (output) => this.startRuntimeSession(target, container.containerId, streams, output), target.object, this.log);
+      await relaySession(ws, streams, () => this.startRuntimeSession(target, container.containerId, streams), target.object, this.log);
     } catch (err) {
       const code = this.codeFor(err, target);
       const body = `${describeError(err)}\n`;
@@ -154,12 +154,12 @@ export class NodeStreamingServer {
   }
 
   /** CRI Exec (when `streams` carries a command) or Attach, then the session on the runtime's streaming server. */
-  private async startRuntimeSession(target: Target, containerId: string, streams: StreamOptions | ExecOptions, output: RuntimeStreamOutput): Promise<RuntimeStream> {
+  private async startRuntimeSession(target: Target, containerId: string, streams: StreamOptions | ExecOptions): Promise<RuntimeStream> {
     const { stdin, stdout, stderr, tty } = streams;
     const { url } = 'command' in streams
       ? await this.opts.cri.exec({ container_id: containerId, cmd: streams.command, stdin, stdout, stderr, tty })
       : await this.opts.cri.attach({ container_id: containerId, stdin, stdout, stderr, tty });
-    return RuntimeStream.connect(url, streams, output, target.object);
+    return RuntimeStream.connect(url, streams, target.object);
   }
 
   private codeFor(err: unknown, target: Target | undefined): number {
