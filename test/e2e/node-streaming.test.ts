@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { WebSocket } from 'ws';
 import type { CriClient } from '../../src/cri/index.js';
 import { createLogger } from '../../src/log.js';
-import { NodeStreamingServer, type ContainerLocator, type LocatedContainer } from '../../src/node/streaming/index.js';
+import { NodeStreamingServer, type ContainerLocator, type LocatedContainer, type LocatedPod } from '../../src/node/streaming/index.js';
 import { waitUntil } from '../../src/wait.js';
 import { criTestContext, runTestPod, startTestContainer, waitContainerState, type TestContainerSpec, type TestPod } from './cri-helpers.js';
 import { kubectlVersions, startCluster, type TestCluster } from './harness.js';
@@ -35,6 +35,14 @@ class CriLabelLocator implements ContainerLocator {
     if (!chosen) return undefined;
     const { status } = await this.cri.containerStatus({ container_id: chosen.id });
     return status ? { containerId: chosen.id, logPath: status.log_path, running: status.state === 'CONTAINER_RUNNING' } : undefined;
+  }
+
+  async locatePod(ns: string, pod: string): Promise<LocatedPod | undefined> {
+    const { items } = await this.cri.listPodSandbox({});
+    const sandbox = items.find((s) => s.metadata?.namespace === ns && s.metadata.name === pod);
+    if (!sandbox) return undefined;
+    const { status } = await this.cri.podSandboxStatus({ pod_sandbox_id: sandbox.id });
+    return { sandboxId: sandbox.id, ready: sandbox.state === 'SANDBOX_READY', podIP: status?.network?.ip || undefined, runtimeHandler: sandbox.runtime_handler };
   }
 }
 
