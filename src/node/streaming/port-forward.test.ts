@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
@@ -71,12 +71,18 @@ async function openPair(spdy: SpdyConnection, port: number, requestId?: string):
   return { data, error, dataText: readAll(data), errorText: readAll(error) };
 }
 
-test('a forwarded connection carries a request and its answer; the data and error streams both end', async (t) => {
+/** A line server, a port-forward server whose target is its address, and a client session; closed after the test. */
+async function session(t: TestContext, timeoutMs?: number): Promise<{ app: Awaited<ReturnType<typeof lineServer>>; spdy: SpdyConnection }> {
   const app = await lineServer();
-  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object));
+  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object), timeoutMs);
   const c = await client(pf.port);
   t.after(() => { c.socket.destroy(); pf.server.close(); app.server.close(); });
-  const pair = await openPair(c.spdy, app.port, '0');
+  return { app, spdy: c.spdy };
+}
+
+test('a forwarded connection carries a request and its answer; the data and error streams both end', async (t) => {
+  const { app, spdy } = await session(t);
+  const pair = await openPair(spdy, app.port, '0');
   pair.data.write('GET /index.html\n');
   assert.equal(await pair.dataText, 'reply:GET /index.html\n');
   assert.equal(await pair.errorText, '', 'nothing went wrong, and the error stream ended: kubectl may close its connection');
@@ -85,12 +91,9 @@ test('a forwarded connection carries a request and its answer; the data and erro
 });
 
 test('two connections at once on one session keep their bytes apart', async (t) => {
-  const app = await lineServer();
-  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object));
-  const c = await client(pf.port);
-  t.after(() => { c.socket.destroy(); pf.server.close(); app.server.close(); });
-  const first = await openPair(c.spdy, app.port, '0');
-  const second = await openPair(c.spdy, app.port, '1');
+  const { app, spdy } = await session(t);
+  const first = await openPair(spdy, app.port, '0');
+  const second = await openPair(spdy, app.port, '1');
   second.data.write('second\n');
   first.data.write('first\n');
   assert.deepEqual(await Promise.all([first.dataText, second.dataText]), ['reply:first\n', 'reply:second\n']);
@@ -98,11 +101,8 @@ test('two connections at once on one session keep their bytes apart', async (t) 
 });
 
 test('a half-close from the client reaches the far end, which may still answer', async (t) => {
-  const app = await lineServer();
-  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object));
-  const c = await client(pf.port);
-  t.after(() => { c.socket.destroy(); pf.server.close(); app.server.close(); });
-  const pair = await openPair(c.spdy, app.port, '0');
+  const { app, spdy } = await session(t);
+  const pair = await openPair(spdy, app.port, '0');
   pair.data.end('wait-eof\n');
   assert.equal(await pair.dataText, 'reply after eof:wait-eof\n');
 });
@@ -111,42 +111,32 @@ test('a port nobody listens on is reported on the error stream, naming the addre
   const dead = createServer();
   const deadPort = await listen(dead);
   await new Promise<void>((r) => dead.close(() => r()));
-  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object));
-  const c = await client(pf.port);
-  t.after(() => { c.socket.destroy(); pf.server.close(); });
-  const pair = await openPair(c.spdy, deadPort, '0');
+  const { spdy } = await session(t);
+  const pair = await openPair(spdy, deadPort, '0');
   assert.equal(await pair.dataText, '', 'the data stream ends');
   assert.match(await pair.errorText, new RegExp(`^error forwarding port ${deadPort} to pod ns/web: pod ns/web: cannot connect to 127\\.0\\.0\\.1:${deadPort}, the pod's address: .*ECONNREFUSED.*not only 127\\.0\\.0\\.1`));
 });
 
 test('streams without a requestID pair up by stream id, as old clients open them', async (t) => {
-  const app = await lineServer();
-  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object));
-  const c = await client(pf.port);
-  t.after(() => { c.socket.destroy(); pf.server.close(); app.server.close(); });
-  const pair = await openPair(c.spdy, app.port);
+  const { app, spdy } = await session(t);
+  const pair = await openPair(spdy, app.port);
   pair.data.write('no id\n');
   assert.equal(await pair.dataText, 'reply:no id\n');
 });
 
 test('streams with a bad port or type are refused; a pair left half-open times out with a message', async (t) => {
-  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object), 200);
-  const c = await client(pf.port);
-  t.after(() => { c.socket.destroy(); pf.server.close(); });
-  await assert.rejects(c.spdy.openStream({ streamType: 'data', port: '0', requestID: '1' }), /refused stream/);
-  await assert.rejects(c.spdy.openStream({ streamType: 'data', port: 'http', requestID: '1' }), /refused stream/);
-  await assert.rejects(c.spdy.openStream({ streamType: 'stdin', port: '80', requestID: '1' }), /refused stream/);
-  const error = await c.spdy.openStream({ streamType: 'error', port: '80', requestID: '2' });
+  const { spdy } = await session(t, 200);
+  await assert.rejects(spdy.openStream({ streamType: 'data', port: '0', requestID: '1' }), /refused stream/);
+  await assert.rejects(spdy.openStream({ streamType: 'data', port: 'http', requestID: '1' }), /refused stream/);
+  await assert.rejects(spdy.openStream({ streamType: 'stdin', port: '80', requestID: '1' }), /refused stream/);
+  const error = await spdy.openStream({ streamType: 'error', port: '80', requestID: '2' });
   error.end();
   assert.equal(await readAll(error), 'timed out waiting for the data stream of request 2 to pod ns/web');
 });
 
 test('a data stream the client resets closes the far connection', async (t) => {
-  const app = await lineServer();
-  const pf = await forwardServer(() => new PodAddressTarget('127.0.0.1', object));
-  const c = await client(pf.port);
-  t.after(() => { c.socket.destroy(); pf.server.close(); app.server.close(); });
-  const pair = await openPair(c.spdy, app.port, '0');
+  const { app, spdy } = await session(t);
+  const pair = await openPair(spdy, app.port, '0');
   pair.data.write('wait-eof');
   await waitUntil(() => (app.opened() === 1 ? true : undefined), { timeoutMs: 5000, onTimeout: () => new Error('the far end was never connected') });
   pair.data.abort();
