@@ -90,8 +90,13 @@ export class RuntimeStream {
     this.streams.resize?.write(Buffer.from(`${JSON.stringify({ Width: size.Width, Height: size.Height })}\n`));
   }
 
-  /** Drops the session (the client went away); the runtime sees the connection close. */
+  /**
+   * Drops the session (the client went away); the runtime sees the connection close. Output still buffered
+   * here is dropped too, so that `finished` does not wait for a reader that is gone.
+   */
   close(): void {
+    this.stdout?.destroy();
+    this.stderr?.destroy();
     this.spdy.destroy();
   }
 }
