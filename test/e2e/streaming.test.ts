@@ -110,6 +110,22 @@ for (const [version, binary] of Object.entries(portForwardKubectls)) {
   });
 }
 
+test('KUBECTL_PORT_FORWARD_WEBSOCKETS switches the protocol: 1.30 tunnels with true, 1.33 speaks SPDY with false', async () => {
+  const cases = [['1.30', 'true', true], ['1.33', 'false', false]] as const;
+  for (const [version, setting, tunnels] of cases) {
+    const binary = portForwardKubectls[version];
+    if (!binary) continue;
+    const pf = await startPortForward(binary, portForwardArgs('-v=4', 'pod/shell', `:${webPort}`), { ...process.env, KUBECTL_PORT_FORWARD_WEBSOCKETS: setting });
+    try {
+      assert.equal((await httpGet(pf.localPort, '/switched')).body.toString(), 'served /switched\n');
+    } finally {
+      await pf.stop();
+    }
+    assert.equal(/Before WebSocket Upgrade Connection/.test(pf.output()), tunnels, `kubectl ${version} with KUBECTL_PORT_FORWARD_WEBSOCKETS=${setting}`);
+    assert.doesNotMatch(pf.output(), /fallback/);
+  }
+});
+
 test('port-forward to a port nobody listens on: kubectl shows the node agent\'s reason', async () => {
   const closed = createServer();
   closed.listen(0, '127.0.0.1');
