@@ -114,7 +114,7 @@ test('a port nobody listens on is reported on the error stream, naming the addre
   const { spdy } = await session(t);
   const pair = await openPair(spdy, deadPort, '0');
   assert.equal(await pair.dataText, '', 'the data stream ends');
-  assert.match(await pair.errorText, new RegExp(`^error forwarding port ${deadPort} to pod ns/web: pod ns/web: cannot connect to 127\\.0\\.0\\.1:${deadPort}, the pod's address: .*ECONNREFUSED.*not only 127\\.0\\.0\\.1`));
+  assert.match(await pair.errorText, new RegExp(`^error forwarding port ${deadPort} to pod ns/web: cannot connect to 127\\.0\\.0\\.1:${deadPort}, the pod's address: .*ECONNREFUSED.*not only 127\\.0\\.0\\.1`));
 });
 
 test('streams without a requestID pair up by stream id, as old clients open them', async (t) => {

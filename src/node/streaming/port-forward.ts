@@ -9,7 +9,6 @@
  */
 import type { Duplex, Readable } from 'node:stream';
 import { z } from 'zod';
-import { describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { SpdyConnection, type SpdyStream } from './spdy.js';
 
@@ -83,7 +82,8 @@ export async function servePortForward(socket: Duplex, head: Buffer, target: Por
     try {
       remote = await target.connect(pair.port, pair.requestId);
     } catch (err) {
-      failPair(pair, `error forwarding port ${pair.port} to ${object}: ${describeError(err)}`);
+      // The object is named once, here: the target's message says what failed on it.
+      failPair(pair, `error forwarding port ${pair.port} to ${object}: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
     if (data.destroyed) {
