@@ -15,7 +15,7 @@ test('aggregated and legacy discovery describe the same resources', () => {
   assert.deepEqual(core.items.map((i) => i.metadata.name), ['']);
   const pods = core.items[0]!.versions[0]!.resources.find((r) => r.resource === 'pods')!;
   assert.equal(pods.scope, 'Namespaced');
-  assert.deepEqual(pods.subresources.map((s) => s.subresource), ['status', 'binding', 'log', 'exec', 'attach']);
+  assert.deepEqual(pods.subresources.map((s) => s.subresource), ['status', 'binding', 'log', 'exec', 'attach', 'portforward']);
   const groups = aggregatedDiscovery(allResources, false, 'v2') as { items: Array<{ metadata: { name: string } }> };
   assert.deepEqual(groups.items.map((i) => i.metadata.name).sort(), ['authentication.k8s.io', 'authorization.k8s.io', 'coordination.k8s.io', 'metrics.k8s.io', 'networking.k8s.io', 'node.k8s.io']);
   const legacy = apiResourceList(allResources, { group: '', version: 'v1' }) as { resources: Array<{ name: string; namespaced: boolean }> };

@@ -3,12 +3,12 @@
  * Warning headers, chunked watch streams and Status errors. Everything else happens in transport-free modules.
  */
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '../log.js';
-import { isRecord, type KubeObject, type WatchEvent } from '../kube/index.js';
+import { isRecord, type KubeObject, type Status, type WatchEvent } from '../kube/index.js';
 import { defaultRuntimeClasses } from './admission.js';
 import { asResourceObject, fieldValidationOf, parseBody } from './decode.js';
 import {
@@ -41,7 +41,7 @@ export interface ApiServerOptions {
   host?: string;
   port?: number;
   logger?: Logger;
-  /** Proxies pods/log, exec and attach to node agents. */
+  /** Proxies pods/log, exec, attach and portforward to node agents. */
   streaming?: PodStreaming;
   /** Reads the node agents' resource usage, for metrics.k8s.io (kubectl top). */
   nodeStats?: NodeStatsSource;
@@ -276,6 +276,7 @@ export class ApiServer {
       }
       case 'connect': {
         if (!this.opts.streaming) throw failure(503, 'ServiceUnavailable', 'streaming to nodes is not configured on this API server');
+        if (r.subresource === 'portforward') throw badRequest('pods/portforward needs an upgrade to SPDY/3.1 or a WebSocket tunnelling it (kubectl port-forward)');
         if (r.subresource !== 'log') throw badRequest(`pods/${r.subresource ?? ''} needs a WebSocket upgrade with subprotocol v5.channel.k8s.io (kubectl 1.30 or newer)`);
         const pod = await this.registry.get(scope, name);
         const node = await this.nodeOf(pod);
@@ -384,23 +385,26 @@ export class ApiServer {
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
-    const reject = (code: number, message: string): void => {
-      const body = JSON.stringify(failure(code, code === 401 ? 'Unauthorized' : 'BadRequest', message).status);
-      socket.end(`HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // A refused upgrade is a plain HTTP answer carrying the Status, which kubectl decodes and prints.
+    const reject = (status: Status): void => {
+      const body = JSON.stringify(status);
+      socket.end(`HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
     try {
-      if (!this.authenticated(req)) return reject(401, 'Unauthorized');
+      if (!this.authenticated(req)) return reject(failure(401, 'Unauthorized', 'Unauthorized').status);
       const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
       if (r.type !== 'resource' || r.verb !== 'connect' || r.plural !== 'pods' || r.subresource === 'log' || !this.opts.streaming) {
-        return reject(400, 'only pods/exec and pods/attach can be upgraded to a stream');
+        return reject(badRequest('only pods/exec, pods/attach and pods/portforward can be upgraded to a stream').status);
       }
       const scope = this.scopeOf(r);
       const pod = await this.registry.get(scope, r.name ?? '');
       const node = await this.nodeOf(pod);
-      await this.opts.streaming.upgrade(r.subresource as 'exec' | 'attach', pod, node, req, socket, head);
+      if (r.subresource === 'portforward') await this.opts.streaming.portForward(pod, node, req, socket, head);
+      else await this.opts.streaming.upgrade(r.subresource as 'exec' | 'attach', pod, node, req, socket, head);
     } catch (err) {
       const status = statusFor(err);
-      reject(status.code, status.message ?? 'upgrade failed');
+      if (status.code >= 500) this.log.warn('stream upgrade failed', { path: url.pathname, err });
+      reject(status);
     }
   }
 }

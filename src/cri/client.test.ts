@@ -39,6 +39,7 @@ let server: grpc.Server;
 let socket: string;
 let rawRunPodSandbox: Buffer | undefined;
 let rawListContainerStats: Buffer | undefined;
+let rawPortForward: Buffer | undefined;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cri-client-test-'));
@@ -47,10 +48,12 @@ before(async () => {
   const { RuntimeService, ImageService } = criServices();
   const runPodSandbox = RuntimeService['RunPodSandbox'] as grpc.MethodDefinition<object, object>;
   const listContainerStats = RuntimeService['ListContainerStats'] as grpc.MethodDefinition<object, object>;
+  const portForward = RuntimeService['PortForward'] as grpc.MethodDefinition<object, object>;
   server.addService({
     ...RuntimeService,
     RunPodSandbox: { ...runPodSandbox, requestDeserialize: (b: Buffer) => { rawRunPodSandbox = b; return runPodSandbox.requestDeserialize(b); } },
     ListContainerStats: { ...listContainerStats, requestDeserialize: (b: Buffer) => { rawListContainerStats = b; return listContainerStats.requestDeserialize(b); } },
+    PortForward: { ...portForward, requestDeserialize: (b: Buffer) => { rawPortForward = b; return portForward.requestDeserialize(b); } },
   }, {
     ListContainerStats: (_call: grpc.ServerUnaryCall<object, object>, cb: grpc.sendUnaryData<object>) => cb(null, {
       stats: [
@@ -73,6 +76,8 @@ before(async () => {
     },
     ExecSync: (call: grpc.ServerUnaryCall<{ cmd: string[] }, object>, cb: grpc.sendUnaryData<object>) =>
       cb(null, { stdout: Buffer.from(`ran ${call.request.cmd.join(' ')}\n`), exit_code: 3 }),
+    PortForward: (call: grpc.ServerUnaryCall<{ pod_sandbox_id: string }, object>, cb: grpc.sendUnaryData<object>) =>
+      cb(null, { url: `http://127.0.0.1:1/portforward/token-for-${call.request.pod_sandbox_id}` }),
     Version: () => undefined, // never answers: the client's deadline must end the call
   });
   server.addService(ImageService, {
@@ -151,6 +156,16 @@ test('ExecSync returns bytes and the exit code; ImageStatus of an absent image i
   assert.equal(res.stdout.toString(), 'ran sh -c exit 3\n');
   assert.equal(res.exit_code, 3);
   assert.equal((await cri.imageStatus({ image: { image: 'sandpod.local/absent:1' } })).image, null);
+});
+
+test('PortForward sends the sandbox id and ports with upstream field numbers and returns the URL', async (t) => {
+  const cri = client();
+  t.after(() => cri.close());
+  const { url } = await cri.portForward({ pod_sandbox_id: 'p1', port: [80, 8080] });
+  assert.equal(url, 'http://127.0.0.1:1/portforward/token-for-p1');
+  assert.ok(rawPortForward);
+  assert.equal(text(rawPortForward, 1), 'p1', 'pod_sandbox_id = 1');
+  assert.deepEqual(field(rawPortForward, 2), Buffer.from([0x50, 0x90, 0x3f]), 'port = 2, packed varints 80 and 8080');
 });
 
 const failsWith = (kind: string, ...patterns: RegExp[]) => (e: unknown): boolean => {

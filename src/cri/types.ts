@@ -223,6 +223,8 @@ export interface ExecSyncRequest { container_id: string; cmd: string[]; timeout:
 export interface ExecSyncResponse { stdout: Buffer; stderr: Buffer; exit_code: number }
 export interface ExecRequest { container_id: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
 export interface AttachRequest { container_id: string; stdin: boolean; tty: boolean; stdout: boolean; stderr: boolean }
+/** port: the ports the client means to forward; containerd ignores it (each stream names its port). */
+export interface PortForwardRequest { pod_sandbox_id: string; port: number[] }
 /** A streaming URL on the runtime's stream server: single use, valid for about a minute. */
 export interface StreamingUrlResponse { url: string }
 

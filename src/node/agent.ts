@@ -19,6 +19,7 @@ import { ObjectCache } from './object-cache.js';
 import { podInfo } from './pod-spec.js';
 import { PodWorker, type WorkerContext } from './pod-worker.js';
 import { takeSnapshot, type NodeSnapshot } from './snapshot.js';
+import type { LocatedPod } from './streaming/index.js';
 import { removePodDir } from './volumes.js';
 
 export const AGENT_VERSION = 'v1.32.0-sandpod';
@@ -283,5 +284,16 @@ export class NodeAgent {
     const w = [...this.workers.values()].find((x) => x.info.namespace === namespace && x.info.name === pod);
     if (!w) return undefined;
     return w.locate(await takeSnapshot(this.o.cri), container, opts.previous);
+  }
+
+  /** For the streaming server (port-forward): a pod's newest sandbox, its IP and runtime handler. */
+  async locatePod(namespace: string, pod: string): Promise<LocatedPod | undefined> {
+    const w = [...this.workers.values()].find((x) => x.info.namespace === namespace && x.info.name === pod);
+    if (!w) return undefined;
+    const { items } = await this.o.cri.listPodSandbox({ filter: { label_selector: { [LABEL.podUid]: w.info.uid } } });
+    const sandbox = items.sort((a, b) => (b.metadata?.attempt ?? 0) - (a.metadata?.attempt ?? 0) || b.created_at - a.created_at)[0];
+    if (!sandbox) return undefined;
+    const { status } = await this.o.cri.podSandboxStatus({ pod_sandbox_id: sandbox.id });
+    return { sandboxId: sandbox.id, ready: sandbox.state === 'SANDBOX_READY', podIP: status?.network?.ip || undefined, runtimeHandler: sandbox.runtime_handler };
   }
 }

@@ -30,7 +30,10 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
   let agent: NodeAgent | undefined;
   const stats = new StatsSampler({ cri, proc: hostProcFs, nodeName: o.nodeName, log: o.log });
   const streaming = new NodeStreamingServer({
-    cri, log: o.log, stats, locator: { locate: (ns, pod, container, opts) => agent?.locate(ns, pod, container, opts) ?? Promise.resolve(undefined) },
+    cri, log: o.log, stats, locator: {
+      locate: (ns, pod, container, opts) => agent?.locate(ns, pod, container, opts) ?? Promise.resolve(undefined),
+      locatePod: (ns, pod) => agent?.locatePod(ns, pod) ?? Promise.resolve(undefined),
+    },
   });
   const streamingPort = await streaming.listen(o.hostIP);
   agent = new NodeAgent({
