@@ -13,13 +13,14 @@ import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { waitUntil } from '../../src/wait.js';
 import { kubectlVersions } from './harness.js';
-import { containerProcesses, localClusterFrame, netnsInode, netnsNames, processesWhere, repoRoot, sandpod, type KubectlRun } from './helpers.js';
+import { localCluster, type KubectlResult } from './local-cluster.js';
+import { containerProcesses, netnsInode, netnsNames, processesWhere, repoRoot, sandpod } from './helpers.js';
 
-const frame = localClusterFrame('up', '10.246', 'spu');
+const frame = localCluster('up', { subnetPrefix: '10.246', bridgePrefix: 'spu' });
 const { root, roots, subnet, kubeconfig } = frame;
 const examples = join(repoRoot, 'examples');
 
-const kubectl = (args: string[], input?: string): Promise<KubectlRun> => frame.kubectl(args, input !== undefined ? { input } : {});
+const kubectl = (args: string[], input?: string): Promise<KubectlResult> => frame.kubectl(args, input !== undefined ? { input } : {});
 const ok = async (args: string[], input?: string): Promise<string> => {
   const r = await kubectl(args, input);
   assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);

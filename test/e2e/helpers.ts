@@ -2,9 +2,7 @@
  * End-to-end test helpers: temporary Sandpod roots, a busybox rootfs, running the real CLI, and a leak
  * check that every test file ends with. The guest image cache is shared (it is a cache, keyed by content).
  */
-import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, rm, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +14,6 @@ import { busyboxRootfs } from '../../src/images/index.js';
 import { createLogger, nullSink } from '../../src/log.js';
 import { resolvePaths } from '../../src/paths.js';
 import { SandboxRuntime } from '../../src/sandbox/index.js';
-import { kubectlVersions } from './harness.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const sandpodBin = join(repoRoot, 'sandpod');
@@ -144,74 +141,3 @@ export async function containerProcesses(containerId: string): Promise<number[]>
   return pids;
 }
 
-export interface KubectlRun { code: number; stdout: string; stderr: string }
-
-export interface LocalClusterFrame {
-  /** The test file's temporary directory: the cluster's state and run roots, and whatever else the test writes. */
-  root: string;
-  /** `--state-dir … --run-dir …`, for ./sandpod. */
-  roots: string[];
-  subnet: string;
-  bridge: string;
-  kubeconfig: string;
-  /** Resolves once `./sandpod up` has succeeded (node:test runs a file's top-level before hooks concurrently). */
-  up: Promise<void>;
-  /** kubectl's arguments for this cluster (its kubeconfig, a cache of its own), then `args`. */
-  kubectlArgs(args: string[]): string[];
-  /** Runs kubectl (1.32 unless `binary` is given) on this cluster. */
-  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number; binary?: string }): Promise<KubectlRun>;
-}
-
-/**
- * The frame of a test file on a whole local cluster: `./sandpod up` on temporary roots, with a pod subnet
- * (`<subnetPrefix>.N.0/24`) and bridge of its own, before the tests; `./sandpod down` after them, then proof that
- * nothing is left running or mounted under the roots and that the bridge is gone.
- */
-export function localClusterFrame(name: string, subnetPrefix: string, bridgePrefix: string): LocalClusterFrame {
-  const root = mkdtempSync(join(tmpdir(), `sandpod-e2e-${name}-`));
-  const tag = randomBytes(2).toString('hex');
-  const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
-  const bridge = `${bridgePrefix}${tag}`;
-  const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
-  const kubectlArgs = (args: string[]): string[] => ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args];
-  let started: () => void = () => undefined;
-  let failed: (err: unknown) => void = () => undefined;
-  const up = new Promise<void>((resolve, reject) => { started = resolve; failed = reject; });
-  up.catch(() => undefined);
-  const frame: LocalClusterFrame = {
-    root, roots, bridge, kubeconfig, up, kubectlArgs,
-    subnet: `${subnetPrefix}.${parseInt(tag, 16) % 200}.0/24`,
-    kubectl: (args, opts = {}) => new Promise((resolvePromise) => {
-      const child = execFile(opts.binary ?? kubectlVersions['1.32']!, kubectlArgs(args), { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        resolvePromise({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-      });
-      // A command that exits without reading its stdin must not fail the caller with EPIPE.
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(opts.input ?? '');
-    }),
-  };
-  before(async () => {
-    try {
-      const r = await sandpod(['up', ...roots, '--pod-subnet', frame.subnet, '--bridge', bridge], process.env, undefined, 300_000);
-      assert.equal(r.code, 0, `sandpod up failed: ${r.stdout}\n${r.stderr}`);
-      assert.match(r.stdout, /kubeconfig: /);
-      started();
-    } catch (err) {
-      failed(err);
-      throw err;
-    }
-  });
-  after(async () => {
-    const r = await sandpod(['down', ...roots], process.env, undefined, 180_000);
-    const left = [
-      ...(await processesWhere((cmd) => cmd.includes(root))).map((p) => `process ${p}`),
-      ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root)).map((l) => `mount ${l.split(' ')[4]}`),
-    ];
-    const links = await new Promise<string>((resolvePromise) => execFile('ip', ['-o', 'link', 'show', bridge], (err, out) => resolvePromise(err ? '' : out)));
-    await rm(root, { recursive: true, force: true });
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(left, [], 'sandpod down left nothing running or mounted');
-    assert.equal(links, '', 'the pod bridge is gone');
-  });
-  return frame;
-}

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { waitUntil } from '../../src/wait.js';
 import { kubectlVersions } from './harness.js';
-import { localClusterFrame, type KubectlRun } from './helpers.js';
+import { localCluster, type KubectlResult } from './local-cluster.js';
 import { httpGet, portForwardKubectls, startPortForward } from './port-forward-client.js';
 
-const frame = localClusterFrame('streams', '10.245', 'spf');
+const frame = localCluster('streams', { subnetPrefix: '10.245', bridgePrefix: 'spf' });
 const { root, kubectlArgs } = frame;
 const kubectl132 = kubectlVersions['1.32']!;
-const kubectl = (args: string[], timeoutMs?: number): Promise<KubectlRun> => frame.kubectl(args, timeoutMs !== undefined ? { timeoutMs } : {});
+const kubectl = (args: string[], timeoutMs?: number): Promise<KubectlResult> => frame.kubectl(args, timeoutMs !== undefined ? { timeoutMs } : {});
 const ok = async (args: string[], timeoutMs?: number): Promise<string> => {
   const r = await kubectl(args, timeoutMs);
   assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
