@@ -1,7 +1,8 @@
 /**
  * The cluster's own certificate authority, made with the openssl command: a CA, a serving certificate for
- * 127.0.0.1/localhost, and an admin client certificate, plus a random bearer token. Kept under one directory;
- * made once and reused, so kubeconfigs stay valid across restarts.
+ * 127.0.0.1/localhost (and any further addresses the server listens on), and an admin client certificate, plus a
+ * random bearer token. Kept under one directory; made once and reused, so kubeconfigs stay valid across restarts
+ * (the serving certificate is made again, by the same CA, when the server gets an address it does not name).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -50,17 +51,31 @@ function signedCert(dir: string, name: string, subject: string, extensions: stri
     '-days', '825', '-out', `${name}.crt`, '-extfile', ext], dir);
 }
 
-/** Creates whatever part of the PKI is missing in `dir` and returns its paths. */
-export function ensurePki(dir: string): Pki {
+/** The IP addresses a certificate names in its subjectAltName. */
+function certificateIps(cert: string, dir: string): string[] {
+  try {
+    const text = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-ext', 'subjectAltName'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    return [...text.matchAll(/IP Address:([0-9.]+)/g)].map((m) => m[1]!);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Creates whatever part of the PKI is missing in `dir` and returns its paths. `serverIps` are addresses besides
+ * 127.0.0.1 the API server is reached at; a serving certificate that lacks one is made again.
+ */
+export function ensurePki(dir: string, serverIps: readonly string[] = []): Pki {
   const p = pkiPaths(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(p.caCert)) {
     openssl(['req', '-x509', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=sandpod-ca',
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], dir);
   }
-  if (!existsSync(p.serverCert)) {
+  const ips = ['127.0.0.1', ...serverIps.filter((ip) => ip !== '127.0.0.1')];
+  if (!existsSync(p.serverCert) || ips.some((ip) => !certificateIps(p.serverCert, dir).includes(ip))) {
     signedCert(dir, 'apiserver', '/CN=sandpod-apiserver',
-      'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
+      `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')},DNS:localhost\n`);
   }
   if (!existsSync(p.clientCert)) {
     signedCert(dir, 'admin', '/O=system:masters/CN=sandpod-admin',

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ import { route, type Route } from './router.js';
 import { badRequest, failure, methodNotAllowed, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
-import { markSilentNodes } from './node-lifecycle.js';
+import { syncNodeLifecycle } from './node-lifecycle.js';
 import { startWatch } from './watch.js';
 import { WatchCache } from './watch-cache.js';
 import type { PodStreaming } from './streaming.js';
@@ -40,6 +41,8 @@ export interface ApiServerOptions {
   token: string;
   host?: string;
   port?: number;
+  /** Further addresses served on the same port (a cluster's host address, where its node agents reach the server). */
+  extraHosts?: string[];
   logger?: Logger;
   /** Proxies pods/log, exec, attach and portforward to node agents. */
   streaming?: PodStreaming;
@@ -85,6 +88,7 @@ function sendJson(res: ServerResponse, code: number, body: unknown, extra: { war
 
 export class ApiServer {
   private server: Server | undefined;
+  private readonly extraListeners: TcpServer[] = [];
   private readonly registry: Registry;
   private readonly log: Logger;
   private readonly openapi = buildOpenApiV3(allResources);
@@ -130,15 +134,24 @@ export class ApiServer {
     });
     const addr = this.server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
+    for (const host of this.opts.extraHosts ?? []) {
+      // Connections to the other addresses are handed to the one TLS server, which serves them like any other.
+      const listener = createTcpServer((socket) => this.server?.emit('connection', socket));
+      this.extraListeners.push(listener);
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(this.port, host, () => resolve());
+      });
+    }
     this.nsTimer = setInterval(() => {
       this.registry.finalizeNamespaces().catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
       this.registry.collectOrphanPods().catch((err: unknown) => this.log.warn('orphan pod collection failed', { err }));
-      markSilentNodes(this.registry, new Date(), this.opts.nodeMonitorGraceMs).then(
-        (marked) => { for (const node of marked) this.log.warn('node stopped heartbeating; marked Ready=Unknown', { node }); },
+      syncNodeLifecycle(this.registry, new Date(), this.opts.nodeMonitorGraceMs).then(
+        (changes) => { for (const c of changes) this.log.warn(`node ${c.change}`, { node: c.node }); },
         (err: unknown) => this.log.warn('node lifecycle pass failed', { err }),
       );
     }, this.opts.namespaceSyncMs ?? 1000);
-    this.log.info('listening', { address: this.address });
+    this.log.info('listening', { address: this.address, extraHosts: this.opts.extraHosts ?? [] });
   }
 
   async close(): Promise<void> {
@@ -146,6 +159,7 @@ export class ApiServer {
     this.watchCache.stop();
     const srv = this.server;
     if (!srv) return;
+    for (const l of this.extraListeners.splice(0)) l.close();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => srv.close(() => resolve()));
     this.server = undefined;
