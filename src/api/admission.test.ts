@@ -29,7 +29,7 @@ test('a VM class copies overhead, selector and tolerations, and sizes the VM', a
   assert.deepEqual(r.errors, []);
   const spec = p['spec'] as Record<string, unknown>;
   assert.deepEqual(spec['overhead'], { cpu: '100m', memory: '64Mi' });
-  assert.deepEqual(spec['nodeSelector'], { zone: 'a', 'sandpod.io/vm-isolation': 'true' });
+  assert.deepEqual(spec['nodeSelector'], { zone: 'a', 'kubernetes.azure.com/kata-vm-isolation': 'true' });
   assert.equal((spec['tolerations'] as unknown[]).length, 1);
   assert.equal(p.metadata.annotations?.[vmMemoryAnnotation], '512Mi');
   const sized = pod({ runtimeClassName: 'vm-isolation', containers: [{ name: 'a', image: 'x', resources: { limits: { memory: '1Gi' } } }, { name: 'b', image: 'x', resources: { limits: { memory: '256Mi' } } }] });
@@ -53,7 +53,7 @@ test('VM pods may not use host namespaces, host devices or device plugins; privi
 
 test('a pod overhead that differs from the class is refused, a selector conflict too', async () => {
   assert.match((await admitPod(pod({ runtimeClassName: 'vm-isolation', overhead: { memory: '1Mi' } }), lookups)).forbidden ?? '', /Overhead doesn't match/);
-  assert.match((await admitPod(pod({ runtimeClassName: 'vm-isolation', nodeSelector: { 'sandpod.io/vm-isolation': 'false' } }), lookups)).forbidden ?? '', /conflict/);
+  assert.match((await admitPod(pod({ runtimeClassName: 'vm-isolation', nodeSelector: { 'kubernetes.azure.com/kata-vm-isolation': 'false' } }), lookups)).forbidden ?? '', /conflict/);
 });
 
 test('fields no Sandpod node can honour are refused with the reason, never dropped', async () => {

@@ -13,7 +13,11 @@ import { at } from './resources/resource.js';
 
 export const vmHandler = 'sandpod-vm';
 export const vmMemoryAnnotation = 'sandpod.io/vm-memory';
-export const vmIsolationLabel = 'sandpod.io/vm-isolation';
+/**
+ * The label of nodes that run VM-isolated pods, as AKS puts it on Pod Sandboxing pools (every such pool, the legacy
+ * KataMshvVmIsolation runtime included); the VM RuntimeClasses select it and tolerate a taint of the same key.
+ */
+export const vmIsolationLabel = 'kubernetes.azure.com/kata-vm-isolation';
 export const defaultVmMemoryBytes = 512 * 2 ** 20;
 
 /** Resources the kubelet itself understands; anything else with a domain prefix comes from a device plugin. */

@@ -21,10 +21,10 @@ test('requests add overhead and take the larger init container', () => {
 });
 
 test('node selector, taints and resources decide the node; the message counts reasons like kube-scheduler', () => {
-  const nodes = [node('a', {}), node('b', {}), node('vm', { 'sandpod.io/vm-isolation': 'true' }, '1Gi')];
-  const vmPod = pod({ nodeSelector: { 'sandpod.io/vm-isolation': 'true' }, containers: [{ resources: { requests: { memory: '512Mi' } } }] });
+  const nodes = [node('a', {}), node('b', {}), node('vm', { 'kubernetes.azure.com/kata-vm-isolation': 'true' }, '1Gi')];
+  const vmPod = pod({ nodeSelector: { 'kubernetes.azure.com/kata-vm-isolation': 'true' }, containers: [{ resources: { requests: { memory: '512Mi' } } }] });
   assert.equal(place(vmPod, nodes, new Map()).node, 'vm');
-  const big = pod({ nodeSelector: { 'sandpod.io/vm-isolation': 'true' }, containers: [{ resources: { requests: { memory: '2Gi' } } }] });
+  const big = pod({ nodeSelector: { 'kubernetes.azure.com/kata-vm-isolation': 'true' }, containers: [{ resources: { requests: { memory: '2Gi' } } }] });
   assert.equal(place(big, nodes, new Map()).message, "0/3 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 1 Insufficient memory.");
   const tainted = [node('t', {}, '4Gi', [{ key: 'dedicated', value: 'x', effect: 'NoSchedule' }])];
   assert.equal(place(pod({ containers: [{}] }), tainted, new Map()).message, '0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: x}.');
@@ -47,4 +47,14 @@ test('preferred node affinity picks among the feasible nodes before free memory 
   const prefersB = pod({ containers: [{}], affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, preference: { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] } }] } } });
   assert.equal(place(prefersB, nodes, new Map()).node, 'small');
   assert.equal(place(pod({ containers: [{}] }), nodes, new Map()).node, 'big');
+});
+
+test('a RuntimeClass no node runs: the message says which label no node has, and what to add', () => {
+  const nodes = [node('a', { 'kubernetes.azure.com/agentpool': 'plain' }), node('b', { 'kubernetes.azure.com/agentpool': 'plain' })];
+  const vmPod = pod({ runtimeClassName: 'kata-vm-isolation', nodeSelector: { 'kubernetes.azure.com/kata-vm-isolation': 'true' }, containers: [{}] });
+  assert.equal(place(vmPod, nodes, new Map()).message,
+    "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. No node has the label kubernetes.azure.com/kata-vm-isolation=true, "
+    + 'which RuntimeClass kata-vm-isolation selects: no node pool runs that runtime; add one that does (e.g. sandpod nodepool add --workload-runtime KataVmIsolation --os-sku AzureLinux).');
+  const other = pod({ nodeSelector: { zone: 'z9', 'kubernetes.azure.com/agentpool': 'plain' }, containers: [{}] });
+  assert.match(place(other, nodes, new Map()).message ?? '', /selector\. No node has the label zone=z9\.$/);
 });

@@ -28,7 +28,7 @@ let agent: NodeAgent;
 const startAgent = async (): Promise<NodeAgent> => {
   const a = new NodeAgent({
     client: cluster.client, cri: cri.cri, nodeName: NODE, hostIP: '127.0.0.1', streamingPort: 1, logsRoot: join(roots, 'logs'),
-    labels: { 'sandpod.io/vm-isolation': 'true' }, log: createLogger('node-agent-test'),
+    labels: { 'kubernetes.azure.com/kata-vm-isolation': 'true' }, log: createLogger('node-agent-test'),
   });
   await a.start();
   return a;

@@ -14,8 +14,8 @@ before(async () => {
     new TestNode(cluster.client, 'std-2', { memory: '4Gi' }),
     new TestNode(cluster.client, 'vm-1', {
       memory: '2Gi',
-      labels: { 'sandpod.io/vm-isolation': 'true' },
-      taints: [{ key: 'sandpod.io/vm-isolation', value: 'true', effect: 'NoSchedule' }],
+      labels: { 'kubernetes.azure.com/kata-vm-isolation': 'true' },
+      taints: [{ key: 'kubernetes.azure.com/kata-vm-isolation', value: 'true', effect: 'NoSchedule' }],
     }),
     new TestNode(cluster.client, 'gone-1', { memory: '4Gi', labels: { pool: 'gone' }, passive: true }),
   );
@@ -69,7 +69,7 @@ test('a pod too big for every node stays Pending with a FailedScheduling event, 
   assert.equal(r.stdout, 'Pending ');
   const events = await cluster.kubectl(['get', 'events', '--field-selector', 'involvedObject.name=huge,reason=FailedScheduling']);
   assert.match(events.stdout, /Warning\s+FailedScheduling\s+pod\/huge/);
-  const big = new TestNode(cluster.client, 'vm-big', { memory: '32Gi', labels: { 'sandpod.io/vm-isolation': 'true' } });
+  const big = new TestNode(cluster.client, 'vm-big', { memory: '32Gi', labels: { 'kubernetes.azure.com/kata-vm-isolation': 'true' } });
   nodes.push(big);
   await big.start();
   assert.equal(await nodeOf('huge'), 'vm-big');
