@@ -125,6 +125,19 @@ export function place(pod: KubeObject, nodes: KubeObject[], usage: Map<string, R
     return { node: feasible[0]!.name };
   }
   const parts = [...histogram].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r, n]) => `${n} ${r}`);
-  const message = nodes.length === 0 ? 'no nodes available to schedule pods' : `0/${nodes.length} nodes are available: ${parts.join(', ')}.`;
+  const message = nodes.length === 0 ? 'no nodes available to schedule pods' : `0/${nodes.length} nodes are available: ${parts.join(', ')}.${missingLabelsHint(pod, nodes)}`;
   return { message };
+}
+
+/**
+ * What no node offers of the pod's node selector, said plainly: a selector no node can match will never be met by
+ * waiting (a RuntimeClass's selector means no node pool runs that runtime).
+ */
+function missingLabelsHint(pod: KubeObject, nodes: KubeObject[]): string {
+  const spec = obj(pod['spec']);
+  const selector = obj(spec['nodeSelector']) as Record<string, string>;
+  const missing = Object.entries(selector).filter(([k, v]) => !nodes.some((n) => (n.metadata.labels ?? {})[k] === v)).map(([k, v]) => `${k}=${v}`);
+  if (missing.length === 0) return '';
+  const rc = typeof spec['runtimeClassName'] === 'string' ? spec['runtimeClassName'] : undefined;
+  return ` No node has the label ${missing.join(', ')}${rc ? `, which RuntimeClass ${rc} selects: no node pool runs that runtime; add one that does (e.g. sandpod nodepool add --workload-runtime KataVmIsolation --os-sku AzureLinux)` : ''}.`;
 }
