@@ -6,7 +6,8 @@
 import { CriClient } from '../cri/index.js';
 import type { KubeClient } from '../kube/index.js';
 import type { Logger } from '../log.js';
-import { NodeAgent } from './agent.js';
+import { describeError } from '../errors.js';
+import { NodeAgent, type NodeCapacity } from './agent.js';
 import { hostProcFs, StatsSampler } from './stats/index.js';
 import { NodeStreamingServer } from './streaming/index.js';
 import { removePodDir } from './volumes.js';
@@ -21,11 +22,20 @@ export interface NodeRunOptions {
   /** kubelet's pods directory (volumes, termination messages); see NodeAgentOptions. */
   podsDir?: string;
   labels: Record<string, string>;
+  taints?: Array<{ key: string; value?: string; effect: string }>;
+  capacity?: NodeCapacity;
   podCIDR?: string;
   log: Logger;
 }
 
-export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgent; streamingPort: number; stop(): Promise<void> }> {
+/** How long a stopping agent tries to mark its node NotReady before it gives up (the API may be gone). */
+const MARK_STOPPED_MS = 5_000;
+
+/**
+ * Starts the agent. `stop(why)` stops it; with `why`, the Node is first marked NotReady with that message (a clean
+ * shutdown), otherwise it is left to the node lifecycle's grace period (a restart that adopts the pods).
+ */
+export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgent; streamingPort: number; stop(why?: string): Promise<void> }> {
   const cri = new CriClient(o.criSocket, { log: o.log });
   let agent: NodeAgent | undefined;
   const stats = new StatsSampler({ cri, proc: hostProcFs, nodeName: o.nodeName, log: o.log });
@@ -39,6 +49,7 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
   agent = new NodeAgent({
     client: o.client, cri, nodeName: o.nodeName, hostIP: o.hostIP, streamingPort, logsRoot: o.logsRoot, labels: o.labels, log: o.log,
     ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}), ...(o.podsDir ? { podsDir: o.podsDir } : {}),
+    ...(o.taints ? { taints: o.taints } : {}), ...(o.capacity ? { capacity: o.capacity } : {}),
   });
   try {
     await agent.start();
@@ -51,8 +62,16 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
   const started = agent;
   return {
     agent: started, streamingPort,
-    stop: async () => {
+    stop: async (why?: string) => {
       await started.stop();
+      if (why !== undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${MARK_STOPPED_MS} ms`)), MARK_STOPPED_MS); });
+        await Promise.race([started.markStopped(why), deadline])
+          .then(() => o.log.info('node marked NotReady: the agent stopped', { node: o.nodeName }))
+          .catch((err: unknown) => o.log.warn('cannot mark the node NotReady; the node lifecycle will mark it unreachable', { node: o.nodeName, err: describeError(err) }))
+          .finally(() => clearTimeout(timer));
+      }
       await stats.stop();
       await streaming.close();
       cri.close();
