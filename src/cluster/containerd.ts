@@ -159,6 +159,8 @@ export interface RunningContainerd {
 export interface ContainerdStartOptions extends ContainerdOptions {
   /** containerd's environment: its shims inherit it (PATH to find containerd-shim-sandpod-v2, SANDPOD_* roots). */
   env?: NodeJS.ProcessEnv;
+  /** Run containerd (and so its shims and CNI plugins) in this network namespace (a path under /run/netns). */
+  netns?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   logger?: Logger;
 }
@@ -166,7 +168,9 @@ export interface ContainerdStartOptions extends ContainerdOptions {
 /** Writes the configuration, starts containerd and waits for its socket; fails naming its log if it exits. */
 export async function startContainerd(opts: ContainerdStartOptions): Promise<RunningContainerd> {
   const layout = await writeContainerdConfig(opts);
-  const proc = startProcess('containerd', containerdBinary, ['--config', layout.configFile, '--log-level', opts.logLevel ?? 'warn'], layout.logFile, opts.env ?? process.env);
+  const argv = [containerdBinary, '--config', layout.configFile, '--log-level', opts.logLevel ?? 'warn'];
+  const [command, ...args] = opts.netns ? ['nsenter', `--net=${opts.netns}`, '--', ...argv] : argv;
+  const proc = startProcess('containerd', command!, args, layout.logFile, opts.env ?? process.env);
   try {
     await waitUntil(`containerd's socket ${layout.address} (log: ${layout.logFile})`, async () => {
       if (!isAlive(proc.pid)) throw failedPrecondition(`containerd ${layout.dir}`, `containerd exited during startup: ${logTail(layout.logFile)}; see ${layout.logFile}`);

@@ -1,6 +1,7 @@
 /**
- * Starts and stops a local control plane: etcd (unless existing endpoints are named), the API server and the
- * scheduler, each a detached process with its own log, recorded by PID so `down` stops exactly what `up` started.
+ * The control plane's processes: etcd (unless existing endpoints are named), the API server and the scheduler, each
+ * a detached process with its own log. A cluster (cluster.ts) starts them as part of itself; `up`/`down` here run a
+ * bare control plane, recorded by PID so `down` stops exactly what `up` started (the API tests' harness).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,19 +44,29 @@ function writeState(layout: ClusterLayout, state: ControlPlaneState): void {
   writeFileSync(layout.stateFile, JSON.stringify(state, null, 2));
 }
 
-/** Starts the API server process on the cluster's port and waits until it answers /readyz. */
-export async function startApiServer(layout: ClusterLayout, etcdEndpoints: string[]): Promise<{ process: ManagedProcess; url: string }> {
-  const ports = readPorts(layout);
-  const port = ports.apiServer ?? (await freePort());
-  writeFileSync(layout.portsFile, JSON.stringify({ ...ports, apiServer: port }));
-  const proc = startProcess('apiserver', process.execPath, ['--enable-source-maps', daemonScript, 'apiserver', '--etcd-endpoints', etcdEndpoints.join(','), '--pki', layout.pki, '--port', String(port)],
-    join(layout.logs, 'apiserver.log'), { ...process.env, SANDPOD_LOG_FILE: join(layout.logs, 'apiserver.log') });
+export interface ApiServerStartOptions {
+  /** Default: the port recorded in the layout's ports file, else a free one (then recorded). */
+  port?: number;
+  /** Addresses served besides 127.0.0.1 (a cluster's host address); the serving certificate must name them. */
+  extraHosts?: string[];
+}
+
+/** Starts the API server process and waits until it answers /readyz on 127.0.0.1. */
+export async function startApiServer(layout: ClusterLayout, etcdEndpoints: string[], opts: ApiServerStartOptions = {}): Promise<{ process: ManagedProcess; url: string; port: number }> {
+  let port = opts.port;
+  if (port === undefined) {
+    const ports = readPorts(layout);
+    port = ports.apiServer ?? (await freePort());
+    writeFileSync(layout.portsFile, JSON.stringify({ ...ports, apiServer: port }));
+  }
+  const log = join(layout.logs, 'apiserver.log');
+  const proc = startProcess('apiserver', process.execPath, ['--enable-source-maps', daemonScript, 'apiserver', '--etcd-endpoints', etcdEndpoints.join(','), '--pki', layout.pki, '--port', String(port),
+    ...(opts.extraHosts ?? []).flatMap((h) => ['--extra-host', h])], log, { ...process.env, SANDPOD_LOG_FILE: log });
   const url = `https://127.0.0.1:${port}`;
   const client = new KubeClient({ server: url, ca: readFileSync(join(layout.pki, 'ca.crt')), token: '' });
   try {
-    await waitUntil(`the API server at ${url} (log: ${join(layout.logs, 'apiserver.log')})`, async () => {
+    await waitUntil(`the API server at ${url} (log: ${log})`, async () => {
       if (!isAlive(proc.pid)) {
-        const log = join(layout.logs, 'apiserver.log');
         throw failedPrecondition('apiserver', `the API server exited during startup: ${lastLogLine(log)} (log: ${log})`);
       }
       return (await client.raw('GET', '/readyz')).code === 200 || undefined;
@@ -66,7 +77,7 @@ export async function startApiServer(layout: ClusterLayout, etcdEndpoints: strin
   } finally {
     client.close();
   }
-  return { process: proc, url };
+  return { process: proc, url, port };
 }
 
 export function startScheduler(layout: ClusterLayout): ManagedProcess {

@@ -1,9 +1,12 @@
 /**
- * Entry point of the control plane's long-running processes, started detached by control-plane.ts:
- *   daemon.js apiserver --etcd-endpoints URL[,URL] --pki DIR --port N
+ * Entry point of a cluster's long-running Node.js processes, started detached by src/cluster:
+ *   daemon.js apiserver --etcd-endpoints URL[,URL] --pki DIR --port N [--extra-host IP]…
  *   daemon.js scheduler --kubeconfig FILE
- *   daemon.js node --kubeconfig FILE --cri SOCKET --name NODE --logs DIR [--pods-dir DIR] [--host-ip IP] [--labels k=v,…] [--pod-cidr CIDR]
- * Each stops cleanly on SIGTERM (the node agent leaves its pods running, for the next agent to adopt).
+ *   daemon.js node --kubeconfig FILE --cri SOCKET --name NODE --logs DIR [--pods-dir DIR] [--host-ip IP] [--labels k=v,…]
+ *                  [--taints k=v:Effect,…] [--capacity cpu=N,memory=BYTES,pods=N] [--pod-cidr CIDR]
+ *   daemon.js supervisor --run-dir DIR
+ * Each stops cleanly on SIGTERM: the node agent marks its node NotReady and leaves its pods running, for the next
+ * agent to adopt; the supervisor leaves the daemons it watches running.
  */
 import { parseArgs } from 'node:util';
 import { ApiServer, EtcdStore, NodeAgentStats, NodeAgentStreaming, pkiPaths, readToken } from '../api/index.js';
@@ -12,15 +15,18 @@ import { KubeClient } from '../kube/index.js';
 import { createLogger } from '../log.js';
 import { Scheduler } from '../scheduler/index.js';
 import { runNodeAgent } from '../node/index.js';
+import { runSupervisor } from './supervisor.js';
 
 async function apiserver(args: string[]): Promise<() => Promise<void>> {
-  const { values } = parseArgs({ args, options: { 'etcd-endpoints': { type: 'string' }, pki: { type: 'string' }, port: { type: 'string' } } });
+  const { values } = parseArgs({
+    args, options: { 'etcd-endpoints': { type: 'string' }, pki: { type: 'string' }, port: { type: 'string' }, 'extra-host': { type: 'string', multiple: true } },
+  });
   const endpoints = (values['etcd-endpoints'] ?? '').split(',').filter((e) => e !== '');
   if (endpoints.length === 0 || !values.pki) throw new Error('apiserver needs --etcd-endpoints and --pki');
   const pki = pkiPaths(values.pki);
   const store = new EtcdStore(endpoints);
   const server = new ApiServer({
-    store, pki, token: readToken(pki), port: Number(values.port ?? 0), streaming: new NodeAgentStreaming(), nodeStats: new NodeAgentStats(), logger: createLogger('apiserver'),
+    store, pki, token: readToken(pki), port: Number(values.port ?? 0), extraHosts: values['extra-host'] ?? [], streaming: new NodeAgentStreaming(), nodeStats: new NodeAgentStats(), logger: createLogger('apiserver'),
   });
   await server.start();
   return async () => {
@@ -46,25 +52,41 @@ async function node(args: string[]): Promise<() => Promise<void>> {
     args,
     options: {
       kubeconfig: { type: 'string' }, cri: { type: 'string' }, name: { type: 'string' }, logs: { type: 'string' }, 'pods-dir': { type: 'string' },
-      'host-ip': { type: 'string' }, labels: { type: 'string' }, 'pod-cidr': { type: 'string' },
+      'host-ip': { type: 'string' }, labels: { type: 'string' }, taints: { type: 'string' }, capacity: { type: 'string' }, 'pod-cidr': { type: 'string' },
     },
   });
   if (!values.kubeconfig || !values.cri || !values.name || !values.logs) throw new Error('node needs --kubeconfig, --cri, --name and --logs');
   const log = createLogger('node-agent');
   const client = KubeClient.fromKubeconfig(values.kubeconfig);
-  const labels = Object.fromEntries((values.labels ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const pairs = (text: string | undefined): [string, string][] =>
+    (text ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
+  const labels = Object.fromEntries(pairs(values.labels));
+  const taints = (values.taints ?? '').split(',').filter((t) => t !== '').map((t) => {
+    const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(t);
+    if (!m) throw new Error(`--taints: "${t}" is not key[=value]:Effect`);
+    return { key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3]! };
+  });
+  const cap = Object.fromEntries(pairs(values.capacity).map(([k, v]) => [k, Number(v)]));
+  const capacity = values.capacity ? { cpu: cap['cpu'] ?? 0, memoryBytes: cap['memory'] ?? 0, pods: cap['pods'] ?? 110 } : undefined;
   const node = await runNodeAgent({
-    client, criSocket: values.cri, nodeName: values.name, hostIP: values['host-ip'] ?? '127.0.0.1', logsRoot: values.logs, labels, log,
+    client, criSocket: values.cri, nodeName: values.name, hostIP: values['host-ip'] ?? '127.0.0.1', logsRoot: values.logs, labels, log, taints,
+    ...(capacity ? { capacity } : {}),
     ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
     ...(values['pods-dir'] ? { podsDir: values['pods-dir'] } : {}),
   });
   return async () => {
-    await node.stop();
+    await node.stop('the node agent was stopped on purpose (sandpod stop or down, or its node pool scaled down); its pods are not looked after until it starts again');
     client.close();
   };
 }
 
-const components: Record<string, (args: string[]) => Promise<() => Promise<void>>> = { apiserver, scheduler, node };
+async function supervisor(args: string[]): Promise<() => Promise<void>> {
+  const { values } = parseArgs({ args, options: { 'run-dir': { type: 'string' } } });
+  if (!values['run-dir']) throw new Error('supervisor needs --run-dir');
+  return runSupervisor(values['run-dir'], createLogger('supervisor'));
+}
+
+const components: Record<string, (args: string[]) => Promise<() => Promise<void>>> = { apiserver, scheduler, node, supervisor };
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

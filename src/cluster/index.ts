@@ -1,20 +1,26 @@
 /**
- * A local cluster on this machine: starts etcd, the API server and the scheduler as processes it tracks by
- * PID, writes the kubeconfig; runs the local OCI registry and writes, starts and stops a node's private
- * containerd. Nodes join in their own issue.
+ * Local clusters on this machine, the way the managed service's CLI makes them: a cluster store (one record per
+ * cluster), `Cluster`, `NodePool` and `Node` objects with their own lifecycle, the rules a cluster and its pools
+ * must follow (with the VM-size table), and the daemons they run: etcd, the API server, the scheduler, a registry,
+ * and per node a containerd and a node agent in the node's own network namespace, all watched by one supervisor per
+ * cluster. `up`/`down` in control-plane.ts run a bare control plane for API tests.
  */
 export { up, down, readState, startApiServer, startScheduler, type ControlPlaneState, type UpOptions } from './control-plane.js';
-export { clusterLayout, type ClusterLayout } from './layout.js';
+export { clusterLayout, layoutAt, type ClusterLayout } from './layout.js';
 export { startEtcd, type EtcdMember } from './etcd.js';
-export { stopProcess, isAlive, waitUntil, freePort, type ManagedProcess } from './processes.js';
-export {
-  startRegistry, stopRegistry, startClusterRegistry, stopClusterRegistry, clusterRegistryStatus, clusterRegistryUrl,
-  clusterRegistryDir, registryStateFile, type RegistryStartOptions, type RegistryRecord, type RunningRegistry, type RegistryStatus,
-} from './registry.js';
+export { stopProcess, isAlive, waitUntil, freePort, processTable, type ManagedProcess } from './processes.js';
+export { startRegistry, stopRegistry, type RegistryStartOptions, type RunningRegistry } from './registry.js';
 export {
   containerdConfig, containerdLayout, writeContainerdConfig, registryHostsToml, startContainerd, stopContainerd,
   RUNTIME_HANDLERS, MIRRORED_HOSTS, CNI_BIN_DIR, type RuntimeHandler, type ContainerdOptions, type ContainerdCriOptions,
   type ContainerdLayout, type ContainerdStartOptions, type RunningContainerd,
 } from './containerd.js';
-export { upCluster, downCluster, clusterStatus, type ClusterUpOptions, type ClusterInfo, type ClusterStatus } from './cluster.js';
-export { startLocalNode, stopLocalNode, restartNodeAgent, readNodeRecord, DEFAULT_NODE, NODE_POOL_LABELS, type LocalNodeOptions, type LocalNodeRecord } from './node.js';
+export { Cluster, readiness, type ClusterOptions, type CreateRequest, type ClusterStatus, type DaemonView } from './cluster.js';
+export { NodePool } from './node-pool.js';
+export { Node, nodeLabels } from './node.js';
+export { ClusterStore, LOCAL_RESOURCE_GROUP, describeCluster, type ClusterId, type ClusterRecord, type PoolRecord, type NodeRecord } from './store.js';
+export * from './rules.js';
+export { VM_SIZES, findVmSize, runsVmIsolation, largestFitting, describeVmSize, type VmSize } from './vm-sizes.js';
+export { machineFacts, type Machine } from './machine.js';
+export { mergeKubeconfig, credentialsFrom, defaultKubeconfigPath, kubeconfigText, type Credentials } from './credentials.js';
+export { clusterView, poolView, type ClusterView, type PoolView } from './views.js';

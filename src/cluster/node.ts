@@ -1,129 +1,188 @@
 /**
- * The local cluster's node: a private containerd with CRI (runtime handlers runc and sandpod-vm, the
- * cluster's registry for images, a CNI bridge over the node's pod subnet) and a node agent process, both
- * tracked by PID. Taking the node down removes its pods first, so no VM outlives the cluster.
+ * A node of a cluster: a host of its own on this machine. Its network namespace holds its address on the cluster's
+ * node network and its pod bridge over its pod CIDR; inside it run its private containerd (runtime handlers runc and
+ * sandpod-vm, images from the cluster's registry) and its node agent, which registers the Node with its pool's
+ * labels, taints and VM size. Stopping a node marks it NotReady (the agent does, on SIGTERM), removes its pods (VMs
+ * included), stops containerd, and removes whatever is left of it: processes under its runtime, mounts, namespace.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import { describeError, isSandpodError } from '../errors.js';
 import { PAUSE_IMAGE } from '../images/index.js';
-import { createLogger } from '../log.js';
-import { prepareBridgeNetwork } from '../net/index.js';
+import type { KubeClient, KubeObject } from '../kube/index.js';
+import type { Logger } from '../log.js';
+import { unmountBelow } from '../mounts.js';
+import { ensureNodeNetwork, netnsCommand, netnsPath, nodeNetnsName, POD_BRIDGE, removeNodeNetwork, writeBridgeConflist } from '../net/index.js';
 import { defaultPodsDir, removeAllPods } from '../node/index.js';
 import type { SandpodPaths } from '../paths.js';
-import { runTool } from '../run-tool.js';
+import { address, parseCidr } from './cidr.js';
 import { startContainerd, stopContainerd } from './containerd.js';
-import { clusterLayout } from './layout.js';
-import { isAlive, startProcess, stopProcess } from './processes.js';
-
-export interface LocalNodeOptions {
-  clusterName?: string;
-  nodeName?: string;
-  /** The node's pod subnet (a /24); the bridge holds its first address. */
-  podSubnet?: string;
-  /** The Linux bridge CNI makes for the pods (at most 15 characters). */
-  bridge?: string;
-  registryUrl: string;
-  labels?: Record<string, string>;
-  progress?: (step: string) => void;
-}
-
-const recordSchema = z.object({
-  name: z.string(), bridge: z.string(), subnet: z.string(), criSocket: z.string(), logsRoot: z.string(), labels: z.record(z.string(), z.string()),
-  containerd: z.object({ pid: z.number(), logFile: z.string() }),
-  agent: z.object({ pid: z.number(), logFile: z.string() }),
-}).transform((r) => ({ ...r, podsDir: defaultPodsDir(r.logsRoot) }));
-export type LocalNodeRecord = z.infer<typeof recordSchema>;
+import type { ClusterLayout } from './layout.js';
+import { isAlive, killProcessTrees, startProcess, stopProcess, waitUntil, type ManagedProcess } from './processes.js';
+import { WORKLOAD_RUNTIMES } from './rules.js';
+import type { NodeRecord, PoolRecord } from './store.js';
+import { findVmSize } from './vm-sizes.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const daemonScript = join(dirname(fileURLToPath(import.meta.url)), 'daemon.js');
 
-export const DEFAULT_NODE = { name: 'sandpod-node-1', subnet: '10.244.0.0/24', bridge: 'sandpod0' } as const;
-/** The pool labels of the local node: one pool whose workload runtime is VM isolation, running plain pods too. */
-export const NODE_POOL_LABELS = {
-  'sandpod.io/nodepool': 'default', 'sandpod.io/workload-runtime': 'KataVmIsolation', 'sandpod.io/vm-isolation': 'true',
-} as const;
-
-const nodeDir = (paths: SandpodPaths, clusterName: string | undefined, node: string): string => join(clusterLayout(paths, clusterName).dir, 'nodes', node);
-const recordFile = (paths: SandpodPaths, clusterName?: string): string => join(paths.runRoot, 'clusters', clusterName ?? 'default', 'node.json');
-
-export function readNodeRecord(paths: SandpodPaths, clusterName?: string): LocalNodeRecord | undefined {
-  const file = recordFile(paths, clusterName);
-  if (!existsSync(file)) return undefined;
-  const parsed = recordSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  return parsed.success ? parsed.data : undefined;
+/** What a node needs of its cluster. */
+export interface NodeHost {
+  name: string;
+  key: string;
+  paths: SandpodPaths;
+  layout: ClusterLayout;
+  socketDir: string;
+  hostAddress: string;
+  nodeNetworkPrefix: number;
+  log: Logger;
+  say: (step: string) => void;
 }
 
-/** Starts containerd and the node agent; the control plane (kubeconfig) and the registry must be up. */
-export async function startLocalNode(paths: SandpodPaths, opts: LocalNodeOptions): Promise<LocalNodeRecord> {
-  const layout = clusterLayout(paths, opts.clusterName);
-  const name = opts.nodeName ?? DEFAULT_NODE.name;
-  const subnet = opts.podSubnet ?? DEFAULT_NODE.subnet;
-  const bridge = opts.bridge ?? DEFAULT_NODE.bridge;
-  const dir = nodeDir(paths, opts.clusterName, name);
-  const say = opts.progress ?? ((): void => undefined);
-  const gateway = subnet.replace(/\.0\/\d+$/, '.1');
-  await prepareBridgeNetwork(join(dir, 'cni', 'net.d'), '10-sandpod.conflist', { name: 'sandpod', bridge, subnet, gateway, dataDir: join(dir, 'cni', 'ipam') });
-  say('starting containerd (runtime handlers runc and sandpod-vm)');
-  // The shims containerd starts use this checkout's containerd-shim-sandpod-v2 and the cluster's Sandpod roots.
-  const env = {
-    ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`,
-    SANDPOD_STATE_DIR: paths.stateRoot, SANDPOD_RUN_DIR: paths.runRoot, SANDPOD_CACHE_DIR: paths.cacheRoot,
+/** The labels a node of `pool` carries, as the managed service sets them, then the pool's own. */
+export function nodeLabels(pool: Pick<PoolRecord, 'name' | 'mode' | 'osSku' | 'vmSize' | 'workloadRuntime' | 'labels'>): Record<string, string> {
+  return {
+    'kubernetes.azure.com/agentpool': pool.name,
+    agentpool: pool.name,
+    'kubernetes.azure.com/mode': pool.mode.toLowerCase(),
+    'kubernetes.azure.com/os-sku': pool.osSku,
+    'kubernetes.io/os': 'linux',
+    'node.kubernetes.io/instance-type': pool.vmSize,
+    'beta.kubernetes.io/instance-type': pool.vmSize,
+    ...(WORKLOAD_RUNTIMES[pool.workloadRuntime]?.labels ?? {}),
+    ...pool.labels,
   };
-  const socket = join(paths.runRoot, 'clusters', opts.clusterName ?? 'default', `${name}.sock`);
-  mkdirSync(dirname(socket), { recursive: true });
-  const containerd = await startContainerd({
-    dir: join(dir, 'containerd'), socket, cri: { sandboxImage: PAUSE_IMAGE, cniConfDir: join(dir, 'cni', 'net.d') }, registry: opts.registryUrl, env,
-  });
-  say(`starting the node agent for ${name}`);
-  const labels = { ...NODE_POOL_LABELS, ...opts.labels };
-  const agentLog = join(layout.logs, `node-${name}.log`);
-  const record: LocalNodeRecord = {
-    name, bridge, subnet, criSocket: containerd.address, logsRoot: join(dir, 'pods'), podsDir: defaultPodsDir(join(dir, 'pods')), labels,
-    containerd: { pid: containerd.process.pid, logFile: containerd.layout.logFile }, agent: { pid: 0, logFile: agentLog },
-  };
-  return spawnAgent(paths, opts.clusterName, record);
 }
 
-function spawnAgent(paths: SandpodPaths, clusterName: string | undefined, record: LocalNodeRecord): LocalNodeRecord {
-  const layout = clusterLayout(paths, clusterName);
-  const agent = startProcess(`node agent ${record.name}`, process.execPath, ['--enable-source-maps', daemonScript, 'node',
-    '--kubeconfig', layout.kubeconfig, '--cri', record.criSocket, '--name', record.name, '--logs', record.logsRoot, '--pods-dir', record.podsDir,
-    '--pod-cidr', record.subnet, '--labels', Object.entries(record.labels).map(([k, v]) => `${k}=${v}`).join(',')],
-  record.agent.logFile, { ...process.env, SANDPOD_LOG_FILE: record.agent.logFile });
-  const next = { ...record, agent: { ...record.agent, pid: agent.pid } };
-  mkdirSync(dirname(recordFile(paths, clusterName)), { recursive: true });
-  writeFileSync(recordFile(paths, clusterName), JSON.stringify(next, null, 2));
-  return next;
-}
+export class Node {
+  constructor(private readonly host: NodeHost, readonly pool: PoolRecord, readonly record: NodeRecord) {}
 
-/**
- * Starts the node agent again after it died (killed, crashed) while containerd kept running: the new agent
- * adopts the pods already in the runtime.
- */
-export function restartNodeAgent(paths: SandpodPaths, clusterName?: string): LocalNodeRecord | undefined {
-  const record = readNodeRecord(paths, clusterName);
-  if (!record || isAlive(record.agent.pid) || !isAlive(record.containerd.pid)) return undefined;
-  return spawnAgent(paths, clusterName, record);
-}
-
-/** Stops the node agent, removes every pod (VMs included), stops containerd and deletes the pod bridge. */
-export async function stopLocalNode(paths: SandpodPaths, opts: { clusterName?: string; progress?: (step: string) => void } = {}): Promise<boolean> {
-  const record = readNodeRecord(paths, opts.clusterName);
-  if (!record) return false;
-  const say = opts.progress ?? ((): void => undefined);
-  if (isAlive(record.agent.pid)) {
-    say(`stopping the node agent (pid ${record.agent.pid})`);
-    await stopProcess(record.agent.pid);
+  get name(): string { return this.record.name; }
+  get netns(): string { return nodeNetnsName(this.host.key, this.record.index); }
+  get dir(): string { return join(this.host.layout.nodesDir, this.record.name); }
+  get criSocket(): string { return join(this.host.socketDir, `${this.host.key}-n${this.record.index}.sock`); }
+  get logFile(): string { return join(this.host.layout.logs, `node-${this.record.name}.log`); }
+  private get logsRoot(): string { return join(this.dir, 'pods'); }
+  get daemonNames(): { containerd: string; agent: string } {
+    return { containerd: `containerd/${this.record.name}`, agent: `node-agent/${this.record.name}` };
   }
-  if (isAlive(record.containerd.pid)) {
-    say('removing the pods');
-    await removeAllPods(record.criSocket, record.podsDir, createLogger('cluster')).catch(() => 0);
-    say(`stopping containerd (pid ${record.containerd.pid})`);
-    await stopContainerd({ process: { pid: record.containerd.pid } });
+
+  private get gateway(): string { return address(parseCidr(this.record.podCidr, 'pod CIDR'), 1); }
+
+  /** Its namespace and network, containerd and the node agent; returns the two daemons for the supervisor. */
+  async start(registryUrl: string): Promise<ManagedProcess[]> {
+    const say = this.host.say;
+    say(`starting node ${this.name} (${this.record.address}, pods on ${this.record.podCidr})`);
+    await ensureNodeNetwork({
+      key: this.host.key, index: this.record.index, address: this.record.address, prefix: this.host.nodeNetworkPrefix,
+      hostAddress: this.host.hostAddress, podCidr: this.record.podCidr, gateway: this.gateway,
+    });
+    await writeBridgeConflist(join(this.dir, 'cni', 'net.d'), '10-sandpod.conflist', {
+      name: 'sandpod', bridge: POD_BRIDGE, subnet: this.record.podCidr, gateway: this.gateway, dataDir: join(this.dir, 'cni', 'ipam'),
+    });
+    mkdirSync(this.host.socketDir, { recursive: true });
+    mkdirSync(this.host.layout.logs, { recursive: true });
+    // The shims containerd starts use this checkout's containerd-shim-sandpod-v2 and the cluster's Sandpod roots.
+    const env = {
+      ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`,
+      SANDPOD_STATE_DIR: this.host.paths.stateRoot, SANDPOD_RUN_DIR: this.host.paths.runRoot, SANDPOD_CACHE_DIR: this.host.paths.cacheRoot,
+    };
+    const containerd = await startContainerd({
+      dir: join(this.dir, 'containerd'), socket: this.criSocket, netns: netnsPath(this.netns), env, logger: this.host.log,
+      cri: { sandboxImage: PAUSE_IMAGE, cniConfDir: join(this.dir, 'cni', 'net.d') }, registry: registryUrl,
+    });
+    let agent: ManagedProcess;
+    try {
+      agent = this.startAgent();
+    } catch (err) {
+      await stopContainerd(containerd);
+      throw err;
+    }
+    return [{ ...containerd.process, name: this.daemonNames.containerd }, agent];
   }
-  await runTool('cluster', 'ip', ['link', 'delete', record.bridge]).catch(() => undefined);
-  rmSync(recordFile(paths, opts.clusterName), { force: true });
-  return true;
+
+  private startAgent(): ManagedProcess {
+    const vm = findVmSize(this.pool.vmSize);
+    const capacity = vm ? `cpu=${vm.vcpus},memory=${Math.round(vm.memoryGiB * 2 ** 30)},pods=${this.pool.maxPods}` : undefined;
+    const labels = Object.entries(nodeLabels(this.pool)).map(([k, v]) => `${k}=${v}`).join(',');
+    const taints = this.pool.taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(',');
+    const [command, ...args] = netnsCommand(this.netns, [process.execPath, '--enable-source-maps', daemonScript, 'node',
+      '--kubeconfig', this.host.layout.nodeKubeconfig, '--cri', this.criSocket, '--name', this.name, '--logs', this.logsRoot,
+      '--pods-dir', defaultPodsDir(this.logsRoot), '--host-ip', this.record.address, '--pod-cidr', this.record.podCidr, '--labels', labels,
+      ...(taints ? ['--taints', taints] : []), ...(capacity ? ['--capacity', capacity] : [])]);
+    return startProcess(this.daemonNames.agent, command!, args, this.logFile, { ...process.env, SANDPOD_LOG_FILE: this.logFile });
+  }
+
+  /**
+   * Stops the node: the agent first (it marks the Node NotReady), then every pod (VMs included) through CRI, then
+   * containerd; then removes what could be left (processes under its runtime, mounts, its namespace). `pids` are
+   * the daemons' current PIDs.
+   */
+  async stop(pids: ReadonlyMap<string, number>): Promise<void> {
+    const say = this.host.say;
+    const agent = pids.get(this.daemonNames.agent);
+    if (agent !== undefined && isAlive(agent)) {
+      say(`stopping the node agent of ${this.name} (pid ${agent}; it marks the node NotReady)`);
+      await stopProcess(agent, 10_000);
+    }
+    const containerd = pids.get(this.daemonNames.containerd);
+    if (containerd !== undefined && isAlive(containerd)) {
+      say(`removing the pods of ${this.name}`);
+      const removed = await removeAllPods(this.criSocket, defaultPodsDir(this.logsRoot), this.host.log).catch((err: unknown) => {
+        this.host.log.warn('cannot remove the pods through CRI; their processes are killed instead', { object: `node/${this.name}`, err: describeError(err) });
+        return 0;
+      });
+      if (removed > 0) this.host.log.info('pods removed', { object: `node/${this.name}`, pods: removed });
+      say(`stopping containerd of ${this.name} (pid ${containerd})`);
+      await stopContainerd({ process: { pid: containerd } });
+    }
+    await this.sweep();
+  }
+
+  /** Kills what still runs under this node's runtime (shims, VMs, containers), unmounts its files, removes its namespace. */
+  async sweep(): Promise<void> {
+    const socket = this.criSocket;
+    const killed = killProcessTrees((cmd) => cmd.includes(`\0${socket}\0`) || cmd.includes(`\0${socket}.ttrpc\0`));
+    if (killed.length > 0) this.host.log.warn('killed processes the node left behind', { object: `node/${this.name}`, pids: killed });
+    if (killed.length > 0) await waitUntil(`the processes of node ${this.name} to exit`, () => killed.every((p) => !isAlive(p)) || undefined, 10_000, 50);
+    await unmountBelow(this.dir, `node/${this.name}`);
+    await removeNodeNetwork(this.host.key, this.record.index);
+    rmSync(socket, { force: true });
+    rmSync(`${socket}.ttrpc`, { force: true });
+  }
+
+  /**
+   * Drains the node as `kubectl drain` would without controllers to bring pods back: cordons it, deletes its pods
+   * and waits until the agent has stopped them (forcing what is still there after `timeoutMs`).
+   */
+  async drain(client: KubeClient, timeoutMs = 120_000): Promise<number> {
+    const say = this.host.say;
+    say(`draining node ${this.name}`);
+    await client.mergePatch(`/api/v1/nodes/${this.name}`, { spec: { unschedulable: true } });
+    const podsHere = async (): Promise<KubeObject[]> => (await client.list(`/api/v1/pods?fieldSelector=spec.nodeName%3D${this.name}`)).items;
+    const pods = await podsHere();
+    const path = (p: KubeObject): string => `/api/v1/namespaces/${p.metadata.namespace ?? 'default'}/pods/${p.metadata.name ?? ''}`;
+    for (const p of pods) await client.call('DELETE', path(p)).catch((err: unknown) => { if (!isSandpodError(err, 'NotFound')) throw err; });
+    try {
+      await waitUntil(`the pods of node ${this.name} to stop`, async () => ((await podsHere()).length === 0 ? true : undefined), timeoutMs, 500);
+    } catch {
+      for (const p of await podsHere()) {
+        this.host.log.warn('pod did not stop in time; deleting it without grace', { object: `node/${this.name}`, pod: `${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}` });
+        await client.call('DELETE', `${path(p)}?gracePeriodSeconds=0`).catch(() => undefined);
+      }
+    }
+    return pods.length;
+  }
+
+  /** Removes the Node and its Lease from the API (after stop) and the node's files. */
+  async forget(client: KubeClient | undefined): Promise<void> {
+    if (client) {
+      for (const path of [`/api/v1/nodes/${this.name}`, `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.name}`]) {
+        await client.call('DELETE', path).catch((err: unknown) => { if (!isSandpodError(err, 'NotFound')) throw err; });
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.logFile, { force: true });
+  }
 }

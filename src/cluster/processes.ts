@@ -2,25 +2,42 @@
  * Child processes the cluster starts (etcd, the API server, the scheduler): spawned detached with their output in
  * a log file, tracked by PID, and stopped by that PID only.
  */
-import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { isSandpodError, timeout } from '../errors.js';
+import { internal, isSandpodError, timeout } from '../errors.js';
 
 export interface ManagedProcess {
   name: string;
   pid: number;
   logFile: string;
+  /** How it was started, so a supervisor can start it again the same way. */
+  command: string;
+  args: string[];
+  /** The environment it was given beyond the starter's own. */
+  env: Record<string, string>;
 }
 
-/** Starts a process in its own process group, its stdout and stderr appended to `logFile`. */
-export function startProcess(name: string, command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+/** The variables of `env` that differ from this process's environment. */
+function envChanges(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && process.env[k] !== v) out[k] = v;
+  return out;
+}
+
+/**
+ * Starts a process in its own process group, its stdout and stderr appended to `logFile`. `onChild` gets the child
+ * (to learn its exit status while this process lives); it does not keep this process alive.
+ */
+export function startProcess(name: string, command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env,
+  onChild?: (child: ChildProcess) => void): ManagedProcess {
   const fd = openSync(logFile, 'a');
   try {
     const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env });
-    if (child.pid === undefined) throw new Error(`could not start ${command}`);
+    if (child.pid === undefined) throw internal(name, `could not start ${command}: is it installed? (run scripts/setup)`);
     child.unref();
-    return { name, pid: child.pid, logFile };
+    onChild?.(child);
+    return { name, pid: child.pid, logFile, command, args, env: envChanges(env) };
   } finally {
     closeSync(fd);
   }
@@ -60,12 +77,12 @@ export async function stopProcess(pid: number, graceMs = 5000): Promise<void> {
   try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
+/** A TCP port on `host` (127.0.0.1 by default) that was free a moment ago. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => resolve(port));
@@ -93,4 +110,43 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+export interface ProcessInfo { pid: number; ppid: number; cmdline: string }
+
+/** Every process of this machine: PID, parent and command line (arguments NUL-separated). */
+export function processTable(): ProcessInfo[] {
+  const out: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.push({ pid: Number(entry), ppid, cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8') });
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return out;
+}
+
+/**
+ * Kills (SIGKILL, by PID) every process whose command line `matches` and all their descendants: what a node leaves
+ * behind when its runtime could not clean up (a shim whose containerd is gone, the VM under it). Returns the PIDs.
+ */
+export function killProcessTrees(matches: (cmdline: string) => boolean): number[] {
+  const table = processTable();
+  const children = new Map<number, number[]>();
+  for (const p of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const doomed = new Set<number>();
+  const visit = (pid: number): void => {
+    if (doomed.has(pid) || pid === process.pid) return;
+    doomed.add(pid);
+    for (const c of children.get(pid) ?? []) visit(c);
+  };
+  for (const p of table) if (matches(p.cmdline)) visit(p.pid);
+  for (const pid of doomed) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  return [...doomed];
 }
