@@ -13,6 +13,14 @@ const commands: Record<string, () => Promise<Command>> = {
   up: async () => (await import('./commands/up.js')).default,
   down: async () => (await import('./commands/down.js')).default,
   status: async () => (await import('./commands/status.js')).default,
+  create: async () => (await import('./commands/create.js')).default,
+  'get-credentials': async () => (await import('./commands/get-credentials.js')).default,
+  list: async () => (await import('./commands/list.js')).default,
+  show: async () => (await import('./commands/show.js')).default,
+  start: async () => (await import('./commands/lifecycle.js')).start,
+  stop: async () => (await import('./commands/lifecycle.js')).stop,
+  delete: async () => (await import('./commands/lifecycle.js')).remove,
+  nodepool: async () => (await import('./commands/nodepool.js')).default,
 };
 
 export function usage(): string {

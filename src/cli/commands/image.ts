@@ -4,7 +4,7 @@
  */
 import { copyFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { clusterRegistryStatus } from '../../cluster/index.js';
+import { Cluster, ClusterStore, describeCluster, LOCAL_RESOURCE_GROUP } from '../../cluster/index.js';
 import { failedPrecondition } from '../../errors.js';
 import { isLabImageName, LAB_IMAGES, pushOciArchive } from '../../images/index.js';
 import type { SandpodPaths } from '../../paths.js';
@@ -17,8 +17,8 @@ export const imageUsage = `usage: sandpod image <build|push> [options]
   build <${names}> [--output FILE]
            build an image from this machine's Debian packages (cached) and print the OCI archive's path;
            with --output, copy the archive to FILE
-  push <oci-archive> [--registry URL] [--name REF] [--cluster NAME]
-           push an OCI archive to a registry (default: the running local cluster's), under REF or the name
+  push <oci-archive> [--registry URL] [--name REF] [--cluster NAME] [--resource-group GROUP]
+           push an OCI archive to a registry (default: the running cluster default's), under REF or the name
            the archive carries; a name without a registry host is Docker Hub's (busybox is
            docker.io/library/busybox:latest), which the local cluster's containerd pulls from this registry`;
 
@@ -42,22 +42,22 @@ async function build(argv: string[]): Promise<number> {
 }
 
 /** The URL of the cluster's registry, or a FailedPrecondition saying why there is none. */
-async function runningRegistry(paths: SandpodPaths, cluster: string | undefined): Promise<string> {
-  const status = await clusterRegistryStatus(paths, cluster);
-  const object = `cluster ${cluster ?? 'default'}`;
-  if (status.state === 'running') return status.record.url;
-  if (status.state === 'stopped') {
-    throw failedPrecondition(object, `no registry is running (nothing recorded in ${status.stateFile}); start the cluster with "sandpod up", or pass --registry URL`);
-  }
-  throw failedPrecondition(object, `its registry at ${status.record.url} is not serving: ${status.reason}; restart the cluster with "sandpod down" and "sandpod up", or pass --registry URL`);
+async function runningRegistry(paths: SandpodPaths, name: string | undefined, group: string | undefined): Promise<string> {
+  const store = new ClusterStore(paths);
+  const id = Cluster.idOf(group ?? LOCAL_RESOURCE_GROUP, name ?? 'default');
+  const object = describeCluster(id);
+  if (!store.get(id)) throw failedPrecondition(object, `no registry is running: ${object} does not exist; start it with "sandpod up" (or "sandpod create"), or pass --registry URL`);
+  const url = await Cluster.open(store, id).registryUrl();
+  if (url) return url;
+  throw failedPrecondition(object, `no registry is running: ${object} is stopped or its registry is down ("sandpod status" says which); start it with "sandpod up" or "sandpod start", or pass --registry URL`);
 }
 
 async function push(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('image push', argv, { registry: { type: 'string' }, name: { type: 'string' }, cluster: { type: 'string' } });
+  const { values, positionals } = parse('image push', argv, { registry: { type: 'string' }, name: { type: 'string' }, cluster: { type: 'string' }, 'resource-group': { type: 'string', short: 'g' } });
   if (values.help) { process.stdout.write(`${imageUsage}\n`); return 0; }
   const [archive, ...extra] = positionals;
   if (archive === undefined || extra.length > 0) throw new UsageError('sandpod image push: name exactly one OCI archive (sandpod image build prints one)');
-  const registry = values.registry ?? (await runningRegistry(pathsFrom(values), values.cluster));
+  const registry = values.registry ?? (await runningRegistry(pathsFrom(values), values.cluster, values['resource-group']));
   if (!/^https?:\/\/[^/]+\/?$/.test(registry)) throw new UsageError(`sandpod image push: --registry must be a URL like http://127.0.0.1:5000, not "${registry}"`);
   const progress = progressPrinter();
   progress(`pushing ${archive} to ${registry}`);
