@@ -10,6 +10,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { ensurePki, readToken, writeKubeconfig } from '../api/index.js';
 import { describeError, failedPrecondition, isSandpodError, notFound, SandpodError } from '../errors.js';
 import { pushLabImages, readRegistryConfig } from '../images/index.js';
@@ -23,6 +24,7 @@ import { STOPPED_REASON } from '../node/index.js';
 import { address, block, formatCidr, nodeBlockPrefix, overlaps, parseCidr, tryParseCidr, type Cidr } from './cidr.js';
 import { startApiServer, startScheduler } from './control-plane.js';
 import { startEtcd } from './etcd.js';
+import { readJsonFile } from './json-file.js';
 import { layoutAt, type ClusterLayout } from './layout.js';
 import { machineFacts, type Machine } from './machine.js';
 import { Node } from './node.js';
@@ -98,12 +100,8 @@ async function allocateNodeNetwork(store: ClusterStore, id: ClusterId, ownInterf
   throw failedPrecondition(describeCluster(id), `every /24 of ${NODE_NETWORK_RANGE} is in use on this machine; delete a cluster first`);
 }
 
-/** A digit string stable for a cluster and pool, as in the managed service's node names (aks-nodepool1-12345678-vmss000000). */
-function poolDigits(key: string, pool: string): string {
-  let h = parseInt(key, 16);
-  for (const c of pool) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return String(h % 100_000_000).padStart(8, '0');
-}
+/** The cluster's number in its node names, as the managed service has one per cluster (aks-nodepool1-12345678-vmss000000). */
+const nameDigits = (key: string): string => String(parseInt(key, 16) % 100_000_000).padStart(8, '0');
 
 export class Cluster implements PoolHost {
   readonly layout: ClusterLayout;
@@ -224,7 +222,7 @@ export class Cluster implements PoolHost {
       while ([...sharing, ...out].some((n) => n.podCidr === formatCidr(block(subnet, prefix, b)))) b++;
       let ordinal = 0;
       const names = new Set([...pool.nodes, ...out].map((n) => n.name));
-      const nameOf = (o: number): string => `aks-${pool.name}-${poolDigits(this.key, pool.name)}-vmss${o.toString(36).padStart(6, '0')}`;
+      const nameOf = (o: number): string => `aks-${pool.name}-${nameDigits(this.key)}-vmss${o.toString(36).padStart(6, '0')}`;
       while (names.has(nameOf(ordinal))) ordinal++;
       out.push({ name: nameOf(ordinal), index, address: address(net, 4 + index), podCidr: formatCidr(block(subnet, prefix, b)) });
     }
@@ -471,11 +469,11 @@ export class Cluster implements PoolHost {
     }
   }
 
-  /** PoolHost: drains (when asked), stops and forgets nodes; the supervisor lets go of them first. */
-  async removeNodes(nodes: Node[], drain: boolean): Promise<void> {
+  /** PoolHost: drains, stops and forgets nodes; the supervisor lets go of them first. */
+  async removeNodes(nodes: Node[]): Promise<void> {
     const client = this.running ? this.client() : undefined;
     try {
-      if (client && drain) for (const n of nodes) await n.drain(client);
+      if (client) for (const n of nodes) await n.drain(client);
       const names = new Set(nodes.flatMap((n) => [n.daemonNames.agent, n.daemonNames.containerd]));
       const pids = this.supervisor.pids();
       await this.supervisor.update((daemons) => daemons.filter((d) => !names.has(d.name)));
@@ -486,6 +484,13 @@ export class Cluster implements PoolHost {
     } finally {
       client?.close();
     }
+  }
+
+  /** The etcd the API server uses: the existing one named at creation, else the cluster's own member. */
+  etcdEndpoints(): string[] {
+    if (this.record.etcdEndpoints) return this.record.etcdEndpoints;
+    const ports = readJsonFile(join(this.layout.etcdData, 'ports.json'), z.object({ clientPort: z.number() }).passthrough(), 'the etcd ports');
+    return ports ? [`http://127.0.0.1:${ports.clientPort}`] : [];
   }
 
   /** The URL the nodes pull images from, while the registry runs. */

@@ -18,8 +18,8 @@ export interface PoolHost {
   nodeOf(pool: PoolRecord, record: NodeRecord): Node;
   /** Starts nodes (network, containerd, agent), waits until they are Ready and hands them to the supervisor. */
   startNodes(nodes: Node[]): Promise<void>;
-  /** Drains (when `drain`), stops and forgets nodes, and takes them from the supervisor. */
-  removeNodes(nodes: Node[], drain: boolean): Promise<void>;
+  /** Drains, stops and forgets nodes, and takes them from the supervisor. */
+  removeNodes(nodes: Node[]): Promise<void>;
   removePoolRecord(name: string): void;
   requireRunning(what: string): void;
 }
@@ -64,7 +64,7 @@ export class NodePool {
         await this.host.startNodes(fresh.map((n) => this.host.nodeOf(this.record, n)));
       } else {
         const leaving = [...this.record.nodes].sort((a, b) => b.index - a.index).slice(0, current - target);
-        await this.host.removeNodes(leaving.map((n) => this.host.nodeOf(this.record, n)), true);
+        await this.host.removeNodes(leaving.map((n) => this.host.nodeOf(this.record, n)));
         this.record.nodes = this.record.nodes.filter((n) => !leaving.includes(n));
         this.host.save();
       }
@@ -72,12 +72,12 @@ export class NodePool {
     return verdict;
   }
 
-  /** Removes every node of the pool (and what they ran), then the pool. */
+  /** Drains and removes every node of the pool (their pods are deleted, not moved: nothing brings bare pods back), then the pool. */
   async delete(): Promise<void> {
     checkPoolDeletion(this.record, this.host.allPools());
     this.host.requireRunning(`delete node pool ${this.name}`);
     this.setState('Deleting');
-    await this.run(() => this.host.removeNodes(this.nodes(), false));
+    await this.run(() => this.host.removeNodes(this.nodes()));
     this.host.removePoolRecord(this.name);
   }
 

@@ -67,7 +67,7 @@ export default async function run(argv: string[]): Promise<number> {
   const kc = cluster.layout.kubeconfig;
   process.stdout.write([
     `cluster up in ${((Date.now() - started) / 1000).toFixed(1)}s:`,
-    `  API server   ${status.apiServer ?? '?'} (for the nodes: ${cluster.hostAddress})`,
+    `  API server   ${status.apiServer ?? '?'} (etcd ${cluster.etcdEndpoints().join(',')}; the nodes reach it at ${cluster.hostAddress})`,
     `  registry     ${status.registry ?? 'not running'} (busybox, stress, pause; "image: busybox" pulls from it)`,
     ...(status.nodes ?? []).map((n) => `  node         ${n.name} (${n.ready ? 'Ready' : `NotReady: ${n.reason ?? ''}`}): address ${n.address}, pods on ${n.podCidr}; containerd (runc, sandpod-vm)`),
     `  supervisor   ${status.supervisor ? `pid ${status.supervisor.pid}` : 'not running'} (restarts any daemon that dies)`,
