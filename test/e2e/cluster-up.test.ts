@@ -99,21 +99,24 @@ spec:
   await ok(['delete', 'pod', 'crasher', 'once', '--wait=false']);
 });
 
-test('a killed node agent restarted by `sandpod up` adopts the pods; a killed QEMU restarts the container', async () => {
+test('a killed node agent is restarted by the supervisor and adopts the pods; a killed QEMU restarts the container', async () => {
   const before = await jsonpath('untrusted', '.status.containerStatuses[0].containerID');
   const port = async (): Promise<string> => ok(['get', 'node', '-o', 'jsonpath={.items[0].status.daemonEndpoints.kubeletEndpoint.Port}']);
   const oldPort = await port();
   const [agentPid] = await processesWhere((cmd) => cmd.includes('daemon.js\0node\0') && cmd.includes(root));
   assert.ok(agentPid, 'the node agent runs');
   process.kill(agentPid, 'SIGKILL');
-  const again = await sandpod(['up', ...roots], process.env, undefined, 120_000);
-  assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stdout, /started it again/);
   // The new agent has registered (a new streaming port) and taken over the pod once its status names it Ready.
   await waitFor('the new agent to register', async () => (await port()) !== oldPort, 30_000);
   await waitFor('the adopted pod to be reported ready', async () => (await jsonpath('untrusted', '.status.containerStatuses[0].ready')) === 'true', 30_000);
   assert.equal(await jsonpath('untrusted', '.status.containerStatuses[0].containerID'), before, 'the same container runs on');
   assert.equal(await jsonpath('untrusted', '.status.containerStatuses[0].restartCount'), '0');
+  const status = await sandpod(['status', ...roots], process.env);
+  assert.equal(status.code, 0, status.stdout);
+  assert.match(status.stdout, new RegExp(`node-agent/\\S+ +pid \\d+ +running, restarted 1×; last exit \\S+ \\(pid ${agentPid}, status unknown\\)`));
+  const again = await sandpod(['up', ...roots], process.env, undefined, 120_000);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /is already running/);
 
   const vms = await podVms();
   assert.equal(vms.length, 1, 'one VM pod (untrusted) runs now');

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { clusterLayout } from '../../src/cluster/index.js';
 import { kubectlVersions, startCluster, waitUntil, type TestCluster } from './harness.js';
 import { TestNode } from './test-node.js';
 
@@ -221,7 +222,7 @@ test('requests without a token are 401', async () => {
 });
 
 test('the admin client certificate from the cluster CA authenticates too', async () => {
-  const pki = join(cluster.paths.stateRoot, 'clusters', 'default', 'pki');
+  const pki = clusterLayout(cluster.paths).pki;
   const code = await new Promise<number>((resolve, reject) => {
     const req = httpsRequest(`${cluster.state.apiServer}/api/v1/namespaces`, {
       ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'admin.crt')), key: readFileSync(join(pki, 'admin.key')),

@@ -1,17 +1,18 @@
 /**
  * A whole local cluster for a test file, the way a user gets one: `./sandpod up` under temporary roots with a
- * pod subnet and bridge of its own, the real kubectl against it, and `./sandpod down` at the end with a check
- * that no process, mount, network namespace or bridge of it is left.
+ * pod range of its own, the real kubectl against it, and `./sandpod down` at the end with a check that no process,
+ * mount, network namespace or host interface of it is left and the host's IPv4 forwarding is as it was.
  */
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntil } from '../../src/wait.js';
+import { clusterKey, clusterTraces, hostForwarding } from './cluster-traces.js';
 import { kubectlVersions } from './harness.js';
 import { processesWhere, sandpod } from './helpers.js';
 
@@ -21,8 +22,8 @@ export interface LocalCluster {
   /** The test file's temporary directory: the cluster's state and run roots, and whatever else the test writes. */
   root: string;
   kubeconfig: string;
+  /** The cluster's pod range (`up --pod-subnet`): its one node's pods get addresses from it. */
   subnet: string;
-  bridge: string;
   /** `--state-dir … --run-dir …` for further `./sandpod` calls on this cluster. */
   roots: string[];
   /** Resolves once `./sandpod up` has succeeded (node:test runs a file's top-level before hooks concurrently). */
@@ -49,15 +50,17 @@ export function execText(file: string, args: string[]): Promise<{ code: number; 
 
 /**
  * Starts a cluster before the file's tests and takes it down after them, checking that nothing is left. Each
- * file gets a pod subnet (`<subnetPrefix>.N.0/24`) and bridge (`<bridgePrefix><hex>`) of its own.
+ * file gets a pod range (`<subnetPrefix>.N.0/24`) of its own. (`bridgePrefix` is from when pod bridges lived in the
+ * host's namespace; each node has its own now.)
  */
 export function localCluster(name: string, opts: { subnetPrefix?: string; bridgePrefix?: string } = {}): LocalCluster {
   const root = mkdtempSync(join(tmpdir(), `sandpod-e2e-${name}-`));
   const tag = randomBytes(2).toString('hex');
   const subnet = `${opts.subnetPrefix ?? '10.247'}.${parseInt(tag, 16) % 200}.0/24`;
-  const bridge = `${opts.bridgePrefix ?? 'spt'}${tag}`;
   const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
-  const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
+  const kubeconfig = join(root, 'state', 'clusters', 'local', 'default', 'kubeconfig');
+  const key = clusterKey(join(root, 'state'), { resourceGroup: 'local', name: 'default' });
+  const forwarding = hostForwarding();
   const kubectlArgs = (args: string[]): string[] => ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args];
   let started: () => void = () => undefined;
   let failed: (err: unknown) => void = () => undefined;
@@ -73,7 +76,7 @@ export function localCluster(name: string, opts: { subnetPrefix?: string; bridge
     c.stdin?.end(o.input ?? '');
   });
   const cluster: LocalCluster = {
-    root, kubeconfig, subnet, bridge, roots, up, kubectlArgs, kubectl,
+    root, kubeconfig, subnet, roots, up, kubectlArgs, kubectl,
     ok: async (args, input) => {
       const r = await kubectl(args, input === undefined ? {} : { input });
       assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
@@ -92,7 +95,7 @@ export function localCluster(name: string, opts: { subnetPrefix?: string; bridge
   };
   before(async () => {
     try {
-      const r = await sandpod(['up', ...roots, '--pod-subnet', subnet, '--bridge', bridge], process.env, undefined, 300_000);
+      const r = await sandpod(['up', ...roots, '--pod-subnet', subnet], process.env, undefined, 300_000);
       assert.equal(r.code, 0, `sandpod up failed: ${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /kubeconfig: /);
       started();
@@ -103,15 +106,11 @@ export function localCluster(name: string, opts: { subnetPrefix?: string; bridge
   });
   after(async () => {
     const r = await sandpod(['down', ...roots], process.env, undefined, 180_000);
-    const left = [
-      ...(await processesWhere((cmd) => cmd.includes(root))).map((p) => `process ${p}`),
-      ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root)).map((l) => `mount ${l.split(' ')[4]}`),
-    ];
-    const link = await execText('ip', ['-o', 'link', 'show', bridge]);
+    const left = await clusterTraces(root, key);
     await rm(root, { recursive: true, force: true });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(left, [], 'sandpod down left nothing running or mounted');
-    assert.equal(link.stdout, '', 'the pod bridge is gone');
+    assert.deepEqual(left, [], 'sandpod down left nothing running, mounted or wired');
+    assert.equal(hostForwarding(), forwarding, 'the host\'s IPv4 forwarding is as it was');
   });
   return cluster;
 }
