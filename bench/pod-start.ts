@@ -15,7 +15,7 @@ import { sandpod } from '../test/e2e/helpers.js';
 const RUNS = Math.max(5, Number(process.env['BENCH_RUNS'] ?? 5));
 const root = mkdtempSync(join(tmpdir(), 'sandpod-bench-pods-'));
 const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
-const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
+const kubeconfig = join(root, 'state', 'clusters', 'local', 'default', 'kubeconfig');
 
 const kubectl = (args: string[], input?: string): Promise<string> => new Promise((resolve, reject) => {
   const c = execFile(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: 300_000 },
@@ -48,7 +48,7 @@ ${runtimeClass ? `  runtimeClassName: ${runtimeClass}\n` : ''}  containers:
 
 async function main(): Promise<void> {
   const tag = randomBytes(2).toString('hex');
-  const up = await sandpod(['up', ...roots, '--pod-subnet', `10.247.${parseInt(tag, 16) % 200}.0/24`, '--bridge', `spb${tag}`], process.env, undefined, 300_000);
+  const up = await sandpod(['up', ...roots, '--pod-subnet', `10.247.${parseInt(tag, 16) % 200}.0/24`], process.env, undefined, 300_000);
   if (up.code !== 0) throw new Error(`sandpod up failed: ${up.stderr}`);
   try {
     await applyToReady(`warm-plain`, undefined);
