@@ -7,13 +7,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { describeError } from '../errors.js';
 import { PAUSE_IMAGE } from '../images/index.js';
 import { createLogger } from '../log.js';
+import { unmountBelow } from '../mounts.js';
 import { prepareBridgeNetwork } from '../net/index.js';
 import { defaultPodsDir, removeAllPods } from '../node/index.js';
 import type { SandpodPaths } from '../paths.js';
+import { containerdOfShimDaemon, processCommandLines } from '../pod-vm-identity.js';
 import { runTool } from '../run-tool.js';
-import { startContainerd, stopContainerd } from './containerd.js';
+import { containerdLayout, startContainerd, stopContainerd } from './containerd.js';
 import { clusterLayout } from './layout.js';
 import { isAlive, startProcess, stopProcess } from './processes.js';
 
@@ -108,6 +111,17 @@ export function restartNodeAgent(paths: SandpodPaths, clusterName?: string): Loc
   return spawnAgent(paths, clusterName, record);
 }
 
+/**
+ * Shims still serving the node's containerd once it is gone (pods that were starting when the node went down):
+ * TERM lets each take its VMs down; a shim that does not exit is killed, and its VMs die with it.
+ */
+async function stopShimsOf(criSocket: string, say: (step: string) => void): Promise<void> {
+  const shims = (await processCommandLines()).filter((p) => containerdOfShimDaemon(p.argv) === criSocket);
+  if (shims.length === 0) return;
+  say(`stopping ${shims.length} shim(s) left by pods that were starting`);
+  await Promise.all(shims.map((p) => stopProcess(p.pid, 15_000)));
+}
+
 /** Stops the node agent, removes every pod (VMs included), stops containerd and deletes the pod bridge. */
 export async function stopLocalNode(paths: SandpodPaths, opts: { clusterName?: string; progress?: (step: string) => void } = {}): Promise<boolean> {
   const record = readNodeRecord(paths, opts.clusterName);
@@ -115,7 +129,8 @@ export async function stopLocalNode(paths: SandpodPaths, opts: { clusterName?: s
   const say = opts.progress ?? ((): void => undefined);
   if (isAlive(record.agent.pid)) {
     say(`stopping the node agent (pid ${record.agent.pid})`);
-    await stopProcess(record.agent.pid);
+    // The agent waits for runtime calls under way (a VM sandbox being made) before it exits.
+    await stopProcess(record.agent.pid, 70_000);
   }
   if (isAlive(record.containerd.pid)) {
     say('removing the pods');
@@ -123,6 +138,11 @@ export async function stopLocalNode(paths: SandpodPaths, opts: { clusterName?: s
     say(`stopping containerd (pid ${record.containerd.pid})`);
     await stopContainerd({ process: { pid: record.containerd.pid } });
   }
+  await stopShimsOf(record.criSocket, say);
+  // What containerd mounts for sandboxes (their /dev/shm, their network namespaces) and could not take down
+  // itself, say for a sandbox still being made when it stopped.
+  await unmountBelow(containerdLayout(join(nodeDir(paths, opts.clusterName, record.name), 'containerd')).state, `node/${record.name}`)
+    .catch((err: unknown) => say(`cannot unmount what containerd left: ${describeError(err)}`));
   await runTool('cluster', 'ip', ['link', 'delete', record.bridge]).catch(() => undefined);
   rmSync(recordFile(paths, opts.clusterName), { force: true });
   return true;

@@ -26,6 +26,8 @@ export const AGENT_VERSION = 'v1.32.0-sandpod';
 const LEASE_DURATION_S = 40;
 const LEASE_RENEW_MS = 10_000;
 const STATUS_HEARTBEAT_MS = 30_000;
+/** How long a stopping agent waits for runtime calls under way (a VM sandbox can take this long to be made). */
+const STOP_DRAIN_MS = 60_000;
 /** RuntimeClasses can change (a node install adds one): their handler is looked up again after this long. */
 const HANDLER_TTL_MS = 60_000;
 
@@ -110,12 +112,21 @@ export class NodeAgent {
     this.o.log.info('node agent running', { node: this.o.nodeName, pods: this.informer.cache.size });
   }
 
-  /** Stops watching and syncing; the pods keep running in the runtime. */
+  /**
+   * Stops watching and syncing; the pods keep running in the runtime. What the agent has asked the runtime and
+   * not heard back about (a sandbox being made) is awaited, up to STOP_DRAIN_MS, so that whoever takes the node
+   * down next finds every sandbox listed.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.informer?.stop();
-    await this.round;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([this.settled(), ...[...this.workers.values()].map((w) => w.idle())]),
+      new Promise((r) => { timer = setTimeout(r, STOP_DRAIN_MS); }),
+    ]);
+    clearTimeout(timer);
   }
 
   private podChanged(pod: KubeObject): void {

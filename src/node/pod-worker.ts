@@ -127,6 +127,9 @@ export class PodWorker {
 
   update(pod: PodInfo): void { this.pod = pod; }
 
+  /** Resolves once no sandbox creation of this pod is under way. */
+  async idle(): Promise<void> { await this.creating; }
+
   /** The API no longer has the pod (deleted with --force, or removed while this node was away). */
   deleted(): void { this.deletedFromApi = true; }
 
