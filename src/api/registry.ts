@@ -4,6 +4,7 @@
  * terminate). Transport-free: the HTTP adapter turns requests into calls here and Status errors back out.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isSandpodError } from '../errors.js';
 import {
   isRecord, matchesFields, required, matchesLabels, parseFieldSelector, parseLabelSelector, ValidationError,
   type FieldRequirement, type KubeList, type KubeObject, type LabelRequirement,
@@ -18,7 +19,7 @@ import { namespaces } from './resources/namespaces.js';
 import { nodes as nodesDef } from './resources/nodes.js';
 import { pods } from './resources/pods.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
-import { alreadyExistsError, badRequest, conflictError, failure, forbiddenError, notFoundError } from './status.js';
+import { alreadyExistsError, badRequest, conflictError, forbiddenError, noSuchPath, notFoundError } from './status.js';
 import type { EtcdStore, WriteResult } from './store.js';
 
 export interface Scope {
@@ -252,7 +253,7 @@ export class Registry implements HookContext {
       try {
         return { object: await this.commit(scope, current, next, opts, subresource), warnings };
       } catch (err) {
-        const retry = attempt < 5 && err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'Conflict';
+        const retry = attempt < 5 && isSandpodError(err, 'Conflict');
         if (!retry) throw err;
       }
     }
@@ -370,7 +371,7 @@ export class Registry implements HookContext {
       try {
         await this.create(scope, obj, { fieldValidation: 'Strict', dryRun: false });
       } catch (err) {
-        if (!(err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'AlreadyExists')) throw err;
+        if (!isSandpodError(err, 'AlreadyExists')) throw err;
       }
     }
   }
@@ -416,7 +417,7 @@ export class Registry implements HookContext {
 
   resource(group: string, version: string, plural: string): ResourceDef {
     const def = findResource(group, version, plural);
-    if (!def) throw failure(404, 'NotFound', `the server could not find the requested resource (${plural}${group ? `.${group}` : ''})`);
+    if (!def) throw noSuchPath(`${plural}${group ? `.${group}` : ''}`);
     return def;
   }
 }

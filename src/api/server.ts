@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
+import { SandpodError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { isRecord, type KubeObject, type WatchEvent } from '../kube/index.js';
 import { defaultRuntimeClasses } from './admission.js';
@@ -23,7 +24,7 @@ import { namespaces } from './resources/namespaces.js';
 import { nodes } from './resources/nodes.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
 import { route, type Route } from './router.js';
-import { badRequest, failure, statusFor } from './status.js';
+import { badRequest, noSuchPath, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
 import { markSilentNodes } from './node-lifecycle.js';
@@ -56,7 +57,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > maxBody) reject(failure(413, 'RequestEntityTooLarge', `the request body is larger than ${maxBody} bytes`));
+      if (size > maxBody) reject(new SandpodError('TooLarge', `the request body is larger than ${maxBody} bytes`));
       else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -156,7 +157,7 @@ export class ApiServer {
     const method = req.method ?? 'GET';
     try {
       const r = route(method, url.pathname, url.searchParams);
-      if (r.type !== 'health' && !this.authenticated(req)) throw failure(401, 'Unauthorized', 'Unauthorized');
+      if (r.type !== 'health' && !this.authenticated(req)) throw new SandpodError('Unauthorized', 'Unauthorized');
       await this.dispatch(r, req, res, url.searchParams);
     } catch (err) {
       const status = statusFor(err);
@@ -184,26 +185,26 @@ export class ApiServer {
         return sendJson(res, 200, r.type === 'apiVersions' ? apiVersions(`127.0.0.1:${this.port}`) : apiGroupList(allResources));
       }
       case 'resourceList': {
-        if (!allResources.some((d) => d.group === r.group && d.version === r.version)) throw failure(404, 'NotFound', `the server could not find the requested resource`);
+        if (!allResources.some((d) => d.group === r.group && d.version === r.version)) throw noSuchPath();
         return sendJson(res, 200, apiResourceList(allResources, r));
       }
       case 'openapiIndex': return sendJson(res, 200, this.openapi.index);
       case 'openapiDocument': {
         const doc = this.openapi.documents.get(r.key);
-        if (!doc) throw failure(404, 'NotFound', `no OpenAPI document for ${r.key}`);
+        if (!doc) throw new SandpodError('NotFound', `no OpenAPI document for ${r.key}`);
         res.writeHead(200, { 'Content-Type': 'application/json', ETag: `"${doc.hash}"`, 'Cache-Control': 'public, immutable' });
         res.end(doc.body);
         return;
       }
       case 'resource': return this.resource(r, req, res, query);
-      case 'unknown': throw failure(404, 'NotFound', 'the server could not find the requested resource');
+      case 'unknown': throw noSuchPath();
     }
   }
 
   private scopeOf(r: ResourceRoute): Scope {
     const def = this.registry.resource(r.group, r.version, r.plural);
     if (def.namespaced && r.namespace === undefined && r.verb !== 'list' && r.verb !== 'watch') {
-      throw failure(404, 'NotFound', `${def.plural} must be addressed under /namespaces/<namespace>/`);
+      throw new SandpodError('NotFound', `${def.plural} must be addressed under /namespaces/<namespace>/`);
     }
     return def.namespaced && r.namespace !== undefined ? { def, namespace: r.namespace } : { def };
   }
@@ -221,10 +222,10 @@ export class ApiServer {
     const name = r.name ?? '';
     const writeOpts = (): WriteOptions => ({ fieldValidation: fieldValidationOf(query), dryRun: query.get('dryRun') === 'All' });
     if (def.review && r.verb !== 'create') {
-      throw failure(405, 'MethodNotAllowed', `${def.plural}.${def.group} only supports create: it answers a question and stores nothing`);
+      throw new SandpodError('NotImplemented', `${def.plural}.${def.group} only supports create: it answers a question and stores nothing`);
     }
     if (r.subresource && !def.subresources.some((s) => s.name === r.subresource)) {
-      throw failure(404, 'NotFound', `${def.plural} has no subresource "${r.subresource}"`);
+      throw new SandpodError('NotFound', `${def.plural} has no subresource "${r.subresource}"`);
     }
     switch (r.verb) {
       case 'get': {
@@ -268,7 +269,7 @@ export class ApiServer {
         return sendJson(res, 200, { ...list, items: deleted });
       }
       case 'connect': {
-        if (!this.opts.streaming) throw failure(503, 'ServiceUnavailable', 'streaming to nodes is not configured on this API server');
+        if (!this.opts.streaming) throw new SandpodError('Unavailable', 'streaming to nodes is not configured on this API server');
         if (r.subresource !== 'log') throw badRequest(`pods/${r.subresource ?? ''} needs a WebSocket upgrade with subprotocol v5.channel.k8s.io (kubectl 1.30 or newer)`);
         const pod = await this.registry.get(scope, name);
         const node = await this.nodeOf(pod);
@@ -302,7 +303,7 @@ export class ApiServer {
   private async patch(scope: Scope, name: string, subresource: string | undefined, req: IncomingMessage, res: ServerResponse, query: URLSearchParams, opts: WriteOptions): Promise<void> {
     const type = patchTypeOf(req.headers['content-type']);
     if (!type) {
-      throw failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+      throw new SandpodError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
     }
     const body = parseBody(await readBody(req), type === 'apply' ? 'application/yaml' : 'application/json');
     const written = await this.registry.patch(scope, name, { type, body, fieldManager: query.get('fieldManager') ?? '' }, opts, subresource);
@@ -367,7 +368,7 @@ export class ApiServer {
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
     const reject = (code: number, message: string): void => {
-      const body = JSON.stringify(failure(code, code === 401 ? 'Unauthorized' : 'BadRequest', message).status);
+      const body = JSON.stringify(statusFor(new SandpodError(code === 401 ? 'Unauthorized' : 'Invalid', message)));
       socket.end(`HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
     try {

@@ -22,7 +22,7 @@ export interface StoreEvent {
 /** Thrown when a watch asks for a revision etcd has compacted away: the client must list again (410). */
 export class RevisionCompactedError extends SandpodError {
   constructor(readonly requested: number) {
-    super('FailedPrecondition', `too old resource version: ${requested}`, { object: 'watch' });
+    super('Expired', `too old resource version: ${requested}`, { object: 'watch' });
   }
 }
 

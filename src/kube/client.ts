@@ -5,8 +5,9 @@
 import { request, Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { SandpodError, unavailable, type ErrorKind } from '../errors.js';
+import { SandpodError, unavailable } from '../errors.js';
 import { isRecord, type KubeList, type KubeObject, type Status, type WatchEvent } from './object.js';
+import { kindOfStatus } from './status.js';
 
 export interface ClientConfig {
   server: string;
@@ -14,19 +15,14 @@ export interface ClientConfig {
   token: string;
 }
 
-/** A failed API call, carrying the server's Status. */
+/**
+ * A failed API call: a SandpodError whose kind is read from the server's Status (so callers test kinds, e.g.
+ * `isSandpodError(err, 'Conflict')`), with the Status itself kept for what only it says.
+ */
 export class KubeApiError extends SandpodError {
   constructor(readonly status: Status, what: string) {
-    super(kindFor(status.code), status.message ?? status.reason ?? `HTTP ${status.code}`, { object: what });
+    super(kindOfStatus(status), status.message ?? status.reason ?? `HTTP ${status.code}`, { object: what, ...(status.details ? { details: status.details } : {}) });
   }
-}
-
-function kindFor(code: number): ErrorKind {
-  if (code === 404) return 'NotFound';
-  if (code === 409) return 'Conflict';
-  if (code === 400 || code === 422) return 'Invalid';
-  if (code === 503) return 'Unavailable';
-  return 'Internal';
 }
 
 /** The server, CA and token of the current context of a kubeconfig file. */

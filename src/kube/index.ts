@@ -7,6 +7,7 @@ export * from './quantity.js';
 export * from './selectors.js';
 export * from './validation.js';
 export * from './client.js';
+export * from './status.js';
 export * from './informer.js';
 export * from './events.js';
 export * from './pod.js';

@@ -11,6 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { CriClient } from '../../cri/index.js';
 import { describeError, failedPrecondition, invalid, isSandpodError, notFound, type ErrorKind } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { httpCodes } from '../../kube/index.js';
 import { serveContainerLogs } from './container-logs.js';
 import type { ContainerLocator, LocatedContainer } from './locator.js';
 import { parseExecOptions, parseLogOptions, parseStreamOptions, type ExecOptions, type StreamOptions } from './params.js';
@@ -35,9 +36,7 @@ interface Target {
   object: string;
 }
 
-const httpCode: Record<ErrorKind, number> = {
-  NotFound: 404, Invalid: 400, FailedPrecondition: 400, AlreadyExists: 409, Conflict: 409, Unavailable: 503, Timeout: 504, Internal: 500,
-};
+const httpCode: Record<ErrorKind, number> = httpCodes;
 
 /** `/{kind}/{namespace}/{pod}/{container}` and its query, or undefined for any other path. */
 function parseTarget(url: string | undefined): Target | undefined {
