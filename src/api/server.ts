@@ -9,18 +9,19 @@ import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { SandpodError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { isRecord, type KubeObject, type WatchEvent } from '../kube/index.js';
+import { isRecord, type KubeList, type KubeObject, type WatchEvent } from '../kube/index.js';
 import { defaultRuntimeClasses } from './admission.js';
 import { asResourceObject, fieldValidationOf, parseBody } from './decode.js';
 import {
   aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupList, apiResourceList, apiVersions, serverVersion,
 } from './discovery.js';
 import { buildOpenApiV3 } from './openapi.js';
+import { parseListOptions } from './paging.js';
 import { patchTypeOf } from './patch.js';
 import type { Pki } from './pki.js';
-import { parseSelectors, Registry, systemNamespaces, type Scope, type WriteOptions } from './registry.js';
+import { parseSelectors, Registry, type Scope, type WriteOptions } from './registry.js';
 import { allResources } from './resources/index.js';
-import { namespaces } from './resources/namespaces.js';
+import { namespaces, systemNamespaces } from './resources/namespaces.js';
 import { nodes } from './resources/nodes.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
 import { route, type Route } from './router.js';
@@ -92,9 +93,9 @@ export class ApiServer {
   port = 0;
 
   constructor(private readonly opts: ApiServerOptions) {
-    this.watchCache = new WatchCache(opts.store);
-    this.registry = new Registry(opts.store, this.watchCache);
     this.log = opts.logger ?? createLogger('api');
+    this.watchCache = new WatchCache(opts.store, { log: (message, fields) => this.log.warn(message, fields) });
+    this.registry = new Registry(opts.store, this.watchCache);
   }
 
   get address(): string {
@@ -209,11 +210,14 @@ export class ApiServer {
     return def.namespaced && r.namespace !== undefined ? { def, namespace: r.namespace } : { def };
   }
 
-  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | { items: KubeObject[]; metadata: { resourceVersion: string } }): { body: unknown; contentType?: string } {
+  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | KubeList): { body: unknown; contentType?: string } {
     if (!wantsTable(req.headers.accept)) return { body: obj };
     const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
-    const items = 'items' in obj && Array.isArray(obj.items) ? obj.items : [obj as KubeObject];
-    return { body: toTable(scope.def, items, { include, resourceVersion: obj.metadata.resourceVersion ?? '' }), contentType: tableContentType };
+    if (!('items' in obj && Array.isArray(obj.items))) {
+      return { body: toTable(scope.def, [obj as KubeObject], { include, metadata: { resourceVersion: obj.metadata.resourceVersion ?? '' } }), contentType: tableContentType };
+    }
+    // A page of a list keeps its continue token and count, which kubectl follows to print the rest.
+    return { body: toTable(scope.def, obj.items, { include, metadata: (obj as KubeList).metadata }), contentType: tableContentType };
   }
 
   private async resource(r: ResourceRoute, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
@@ -233,7 +237,7 @@ export class ApiServer {
         return sendJson(res, 200, out.body, out);
       }
       case 'list': {
-        const out = this.render(scope, req, query, await this.registry.list(scope, parseSelectors(def, query)));
+        const out = this.render(scope, req, query, await this.registry.list(scope, parseSelectors(def, query), parseListOptions(query)));
         return sendJson(res, 200, out.body, out);
       }
       case 'watch': return this.watch(scope, req, res, query);

@@ -45,6 +45,16 @@ export interface ResourceDef {
   /** Defaults and normalisation applied to the new object of every update and patch, before validation. */
   prepareForUpdate?(obj: KubeObject): void;
   /**
+   * Admission on create (what kube's admission plugins do for this resource): may change the object, returns
+   * warnings, throws (Forbidden, Invalid) to refuse it.
+   */
+  admit?(obj: KubeObject, ctx: HookContext): Promise<string[]>;
+  /**
+   * How a delete of `current` goes: undefined to remove it now, or the object marked for deletion, which stays until
+   * someone finishes it (pods bound to a node, namespaces that empty themselves first). Throws to refuse the delete.
+   */
+  prepareForDelete?(current: KubeObject, options: DeleteOptions, now: Date): KubeObject | undefined;
+  /**
    * Runs after a create stored `obj` (not on dry runs), and again at API server start for every stored object, so
    * work lost to a crash between the write and the hook is done later: it must be idempotent.
    */
@@ -69,6 +79,16 @@ export interface ResourceDef {
 export interface HookContext {
   /** Creates those of `objects` that do not exist; in a namespace that is missing or terminating, nothing. */
   ensure(def: ResourceDef, objects: KubeObject[], namespace?: string): Promise<void>;
+  /** The object, or undefined when it does not exist. */
+  find(def: ResourceDef, name: string, namespace?: string): Promise<KubeObject | undefined>;
+  /** Every object of the resource (in `namespace` when given), as the watch cache holds them. */
+  listAll(def: ResourceDef, namespace?: string): Promise<KubeObject[]>;
+}
+
+/** What a DELETE asks for (kube's DeleteOptions, the parts Sandpod honours). */
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
 }
 
 export const storedVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
