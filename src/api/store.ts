@@ -83,6 +83,8 @@ export interface EtcdStoreOptions {
   pageSize?: number;
   /** How long reads are retried while etcd is unreachable. */
   readRetryMs?: number;
+  /** The largest answer gRPC accepts (tests make it small to see pages shrink). */
+  maxReceiveBytes?: number;
 }
 
 /** gRPC's default receive limit is 4 MiB; a page of objects near etcd's own 1.5 MiB request limit needs more. */
@@ -101,7 +103,7 @@ export class EtcdStore {
       hosts: endpoints,
       dialTimeout: 3000,
       grpcOptions: {
-        'grpc.max_receive_message_length': maxReceiveBytes,
+        'grpc.max_receive_message_length': opts.maxReceiveBytes ?? maxReceiveBytes,
         // Reconnect within a second of etcd coming back (gRPC's default backoff grows to two minutes).
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,

@@ -15,6 +15,9 @@ import { SandpodError } from '../errors.js';
 import type { KubeObject } from '../kube/index.js';
 import { RevisionCompactedError, type EtcdStore, type StoreEvent } from './store.js';
 
+/** What the cache needs of the store. */
+export type CacheStore = Pick<EtcdStore, 'listEntries' | 'list' | 'revision' | 'watch'>;
+
 interface Subscriber {
   prefix: string;
   after: number;
@@ -52,7 +55,7 @@ export class WatchCache {
   private readonly capacity: number;
   private readonly freshnessTimeoutMs: number;
 
-  constructor(private readonly store: EtcdStore, private readonly opts: WatchCacheOptions = {}) {
+  constructor(private readonly store: CacheStore, private readonly opts: WatchCacheOptions = {}) {
     this.root = opts.root ?? '/registry/';
     this.capacity = opts.capacity ?? 5000;
     this.freshnessTimeoutMs = opts.freshnessTimeoutMs ?? 3000;

@@ -62,7 +62,7 @@ export async function startCluster(): Promise<TestCluster> {
     root, paths, state, client,
     kubectl: (args, opts = {}) => new Promise((resolve) => {
       const child = execFile(opts.binary ?? kubectlVersions['1.32']!, ['--kubeconfig', state.kubeconfig, '--cache-dir', cacheDir, ...args],
-        { timeout: opts.timeoutMs ?? 30000 }, (err, stdout, stderr) => {
+        { timeout: opts.timeoutMs ?? 30000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
           const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
           resolve({ code, stdout, stderr });
         });
