@@ -270,6 +270,9 @@ export class Registry implements HookContext {
       if (!isRecord(patched) || !isRecord(patched['metadata'])) throw badRequest(`the patched ${scope.def.kind} is not an object`);
       const pinned = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
       if (pinned && patched.metadata.resourceVersion !== undefined) throw conflictError(scope.def, name);
+      if ((patched.apiVersion ?? current.apiVersion) !== current.apiVersion || (patched.kind ?? current.kind) !== current.kind) {
+        throw badRequest(`the patch changes ${current.apiVersion}, Kind=${current.kind} into ${String(patched.apiVersion)}, Kind=${String(patched.kind)}; a patch may not change an object's apiVersion or kind`);
+      }
       patched.metadata.resourceVersion = current.metadata.resourceVersion;
       patched.apiVersion = current.apiVersion;
       patched.kind = current.kind;
@@ -293,8 +296,9 @@ export class Registry implements HookContext {
     const now = kubeTime(this.now());
     if (type === 'apply') {
       if (!fieldManager) throw badRequest('PATCH with application/apply-patch+yaml requires the fieldManager parameter');
+      // The applied configuration is an object of this kind, with its metadata an object, whether it creates or updates.
+      const obj = asResourceObject(scope.def, body);
       if (!subresource && !(await this.tryGet(scope, name))) {
-        const obj = asResourceObject(scope.def, body);
         const created = await this.create(scope, recordApply({ ...obj, metadata: { ...obj.metadata, name } }, fieldManager, body, now), opts);
         return { ...created, created: true };
       }

@@ -50,16 +50,38 @@ export interface ApiServerOptions {
 
 type ResourceRoute = Extract<Route, { type: 'resource' }>;
 
-const maxBody = 3 * 1024 * 1024;
+/** kube-apiserver's limit on a request body (3 MiB, its --max-request-bytes default for most requests). */
+export const maxBodyBytes = 3 * 1024 * 1024;
 
+/**
+ * The request body, or 413 once it passes maxBodyBytes (at once when Content-Length says so). What is left of a
+ * refused body is read and dropped, so the client gets to read the answer, for up to 10 s.
+ */
 function readBody(req: IncomingMessage): Promise<Buffer> {
+  const tooLarge = (): SandpodError => new SandpodError('TooLarge', `Request entity too large: limit is ${maxBodyBytes}`);
+  const discard = (): void => {
+    req.removeAllListeners('data');
+    req.resume();
+    const t = setTimeout(() => req.destroy(), 10_000);
+    t.unref();
+    req.once('end', () => clearTimeout(t));
+  };
+  if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
+    discard();
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > maxBody) reject(new SandpodError('TooLarge', `the request body is larger than ${maxBody} bytes`));
-      else chunks.push(c);
+      if (size <= maxBodyBytes) {
+        chunks.push(c);
+        return;
+      }
+      chunks.length = 0;
+      discard();
+      reject(tooLarge());
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);

@@ -87,6 +87,9 @@ export interface EtcdStoreOptions {
   maxReceiveBytes?: number;
 }
 
+/** What one object may take in etcd: its default --max-request-bytes (1.5 MiB) less room for the rest of the request. */
+export const maxObjectBytes = 1.5 * 1024 * 1024 - 4096;
+
 /** gRPC's default receive limit is 4 MiB; a page of objects near etcd's own 1.5 MiB request limit needs more. */
 export const maxReceiveBytes = 64 * 1024 * 1024;
 
@@ -238,12 +241,16 @@ export class EtcdStore {
    * TTL for a lease to attach, or 'keep' to leave an existing key's lease as it is.
    */
   private async putIf(key: string, obj: KubeObject, compare: ICompare, lease?: number | 'keep'): Promise<WriteResult> {
+    const value = encodeObject(obj);
+    if (value.length + key.length > maxObjectBytes) {
+      throw new SandpodError('TooLarge', `the object is too large to store: ${value.length} bytes, more than the ${maxObjectBytes} etcd accepts in one write`, { object: key });
+    }
     for (let attempt = 0; ; attempt++) {
       const leaseField = lease === 'keep' ? { ignore_lease: true } : lease !== undefined ? { lease: await this.leaseFor(lease) } : {};
       try {
         const res = await this.call('write', () => this.client.kv.txn({
           compare: [compare],
-          success: [{ request_put: { key: enc(key), value: encodeObject(obj), ...leaseField } }],
+          success: [{ request_put: { key: enc(key), value, ...leaseField } }],
           failure: [{ request_range: { key: enc(key) } }],
         }));
         if (!res.succeeded) {

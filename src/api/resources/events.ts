@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { required, type FieldError, type KubeObject } from '../../kube/index.js';
-import { ageOf, at, objectSchema, selectable, str, type ResourceDef } from './resource.js';
+import { ageOf, at, checkObjectMeta, objectSchema, selectable, str, type ResourceDef } from './resource.js';
 
 // kube-apiserver's printEvent: a series says when the event was last seen and how often; then lastTimestamp and count.
 const lastSeen = (o: KubeObject): unknown =>
@@ -31,7 +31,7 @@ export const events: ResourceDef = {
     action: z.string().optional(), related: z.unknown().optional(),
     reportingComponent: z.string().optional(), reportingInstance: z.string().optional(),
   }),
-  validate: (o): FieldError[] => (at(o, 'involvedObject') === undefined ? [required('involvedObject')] : []),
+  validate: (o): FieldError[] => [...checkObjectMeta(o), ...(at(o, 'involvedObject') === undefined ? [required('involvedObject')] : [])],
   columns: [
     { name: 'Last Seen', type: 'string', priority: 0, description: 'Time when this Event was last observed.', cell: (o, now) => ageOf(lastSeen(o), now) },
     { name: 'Type', type: 'string', priority: 0, description: 'Type of this event (Normal, Warning).', cell: (o) => str(at(o, 'type')) },

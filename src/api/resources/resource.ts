@@ -5,7 +5,7 @@
  * AfterDelete). Each resource file under resources/ exports one `ResourceDef`.
  */
 import { z } from 'zod';
-import { checkDns1123Label, checkDns1123Subdomain, checkLabels, invalidValue, type FieldError, type KubeObject } from '../../kube/index.js';
+import { checkDns1123Label, checkDns1123Subdomain, checkLabels, invalidValue, tooLong, type FieldError, type KubeObject } from '../../kube/index.js';
 
 export interface Column {
   name: string;
@@ -174,11 +174,22 @@ export function at(obj: unknown, ...path: string[]): unknown {
 
 export const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
 
-/** The metadata checks every object gets: its name (a DNS-1123 subdomain, or a label for namespaces) and its labels. */
+/** kube's TotalAnnotationSizeLimitB: every annotation key and value together. */
+export const maxAnnotationBytes = 256 * 1024;
+
+/**
+ * The metadata checks every object gets: its name (a DNS-1123 subdomain, or a label for namespaces), its labels, and
+ * the total size of its annotations.
+ */
 export function checkObjectMeta(o: KubeObject, nameRule: 'subdomain' | 'label' = 'subdomain'): FieldError[] {
   const name = o.metadata.name ?? '';
   const bad = nameRule === 'label' ? checkDns1123Label(name) : checkDns1123Subdomain(name);
-  return [...(bad ? [invalidValue('metadata.name', name, bad)] : []), ...checkLabels(o.metadata.labels, 'metadata.labels')];
+  const annotationBytes = Object.entries(o.metadata.annotations ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0);
+  return [
+    ...(bad ? [invalidValue('metadata.name', name.length > 256 ? `${name.slice(0, 256)}…` : name, bad)] : []),
+    ...checkLabels(o.metadata.labels, 'metadata.labels'),
+    ...(annotationBytes > maxAnnotationBytes ? [tooLong('metadata.annotations', maxAnnotationBytes)] : []),
+  ];
 }
 
 /** Selectable fields read from dotted paths, e.g. `selectable(o, ['spec.nodeName'])`. */
