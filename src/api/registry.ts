@@ -18,7 +18,6 @@ import { findResource, allResources } from './resources/index.js';
 import { allItems, decodeContinue, encodeContinue, readPage, type ListOptions } from './paging.js';
 import { apiVersionOf, type DeleteOptions, type HookContext, type ResourceDef } from './resources/resource.js';
 import { namespaces } from './resources/namespaces.js';
-import { nodes as nodesDef } from './resources/nodes.js';
 import { bindPod, pods } from './resources/pods.js';
 import { alreadyExistsError, badRequest, conflictError, ContinueExpiredError, forbiddenError, noSuchPath, notFoundError } from './status.js';
 import { ReadCompactedError, type EtcdStore, type WriteResult } from './store.js';
@@ -375,37 +374,13 @@ export class Registry implements HookContext {
   }
 
   /**
-   * One pass of the namespace controller: empties terminating namespaces and removes the empty ones. Reads the
-   * namespaces from the watch cache, and a namespace's contents (consistently) only while it terminates.
+   * Removes a stored object now, whatever its strategy says about deleting it: for controllers that finish a deletion
+   * someone began (a namespace once empty, a pod whose node is gone). False when it changed or went meanwhile.
    */
-  async finalizeNamespaces(): Promise<void> {
-    const { items } = await this.cache.listAtLeast(storagePrefix(namespaces), 0);
-    for (const ns of items.filter((n) => n.metadata.deletionTimestamp)) {
-      const name = ns.metadata.name ?? '';
-      let remaining = 0;
-      for (const def of allResources.filter((r) => r.namespaced && !r.review)) {
-        const { items: contents } = await this.cache.list(storagePrefix(def, name));
-        remaining += contents.length;
-        for (const obj of contents) {
-          if (obj.metadata.deletionTimestamp) continue;
-          await this.delete({ def, namespace: name }, obj.metadata.name ?? '', {}).catch(() => undefined);
-        }
-      }
-      if (remaining === 0) await this.store.delete(storageKey(namespaces, undefined, name), Number(ns.metadata.resourceVersion));
-    }
-  }
-
-  /** Like kube's pod garbage collector: terminating pods whose node no longer exists cannot be confirmed, so they go. */
-  async collectOrphanPods(): Promise<void> {
-    const { items: podList } = await this.cache.listAtLeast(storagePrefix(pods), 0);
-    const terminating = podList.filter((p) => p.metadata.deletionTimestamp && isRecord(p['spec']) && p['spec']['nodeName']);
-    if (terminating.length === 0) return;
-    const { items: nodeList } = await this.cache.listAtLeast(storagePrefix(nodesDef), 0);
-    const nodeNames = new Set(nodeList.map((n) => n.metadata.name));
-    for (const p of terminating) {
-      if (nodeNames.has(String((p['spec'] as Record<string, unknown>)['nodeName']))) continue;
-      await this.store.delete(storageKey(pods, p.metadata.namespace, p.metadata.name ?? ''), Number(p.metadata.resourceVersion));
-    }
+  async remove(scope: Scope, obj: KubeObject): Promise<boolean> {
+    const res = await this.store.delete(storageKey(scope.def, scope.namespace, obj.metadata.name ?? ''), Number(obj.metadata.resourceVersion));
+    if (res.ok) await scope.def.afterDelete?.(res.object, this);
+    return res.ok;
   }
 
   resource(group: string, version: string, plural: string): ResourceDef {

@@ -28,6 +28,7 @@ import { route, type Route } from './router.js';
 import { badRequest, noSuchPath, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
+import { collectOrphanPods, finalizeNamespaces } from './controllers.js';
 import { markSilentNodes } from './node-lifecycle.js';
 import { startWatch } from './watch.js';
 import { WatchCache } from './watch-cache.js';
@@ -147,8 +148,11 @@ export class ApiServer {
     const addr = this.server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
     this.nsTimer = setInterval(() => {
-      this.registry.finalizeNamespaces().catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
-      this.registry.collectOrphanPods().catch((err: unknown) => this.log.warn('orphan pod collection failed', { err }));
+      finalizeNamespaces(this.registry).catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
+      collectOrphanPods(this.registry).then(
+        (collected) => { for (const pod of collected) this.log.info('collected a terminating pod whose node is gone', { pod }); },
+        (err: unknown) => this.log.warn('orphan pod collection failed', { err }),
+      );
       markSilentNodes(this.registry, new Date(), this.opts.nodeMonitorGraceMs).then(
         (marked) => { for (const node of marked) this.log.warn('node stopped heartbeating; marked Ready=Unknown', { node }); },
         (err: unknown) => this.log.warn('node lifecycle pass failed', { err }),

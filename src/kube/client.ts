@@ -25,6 +25,14 @@ export class KubeApiError extends SandpodError {
   }
 }
 
+/** The Status a failed answer carries, or one made from its code and text when it carries none. */
+function statusOf(code: number, body: unknown): Status {
+  let decoded = body;
+  if (typeof body === 'string') try { decoded = JSON.parse(body); } catch { /* plain text */ }
+  if (isRecord(decoded) && decoded['kind'] === 'Status') return decoded as unknown as Status;
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code, message: String(body ?? '') };
+}
+
 /** The server, CA and token of the current context of a kubeconfig file. */
 export function configFromKubeconfig(path: string): ClientConfig {
   const doc = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
@@ -98,10 +106,7 @@ export class KubeClient {
   async call<T = KubeObject>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.raw(method, path, opts);
     if (res.code >= 200 && res.code < 300) return res.body as T;
-    const status = isRecord(res.body) && res.body['kind'] === 'Status'
-      ? (res.body as unknown as Status)
-      : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: res.code, message: String(res.body ?? '') } as Status;
-    throw new KubeApiError(status, `${method} ${path}`);
+    throw new KubeApiError(statusOf(res.code, res.body), `${method} ${path}`);
   }
 
   get = (path: string): Promise<KubeObject> => this.call('GET', path);
@@ -130,7 +135,7 @@ export class KubeClient {
         if ((res.statusCode ?? 0) !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => reject(unavailable(url.pathname, `watch ${url.pathname} failed with HTTP ${res.statusCode ?? 0}: ${Buffer.concat(chunks).toString()}`)));
+          res.on('end', () => reject(new KubeApiError(statusOf(res.statusCode ?? 0, Buffer.concat(chunks).toString()), `watch ${url.pathname}`)));
           return;
         }
         resolve(() => {
