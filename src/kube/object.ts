@@ -1,4 +1,5 @@
 /** The shapes every Kubernetes object shares. Resource-specific fields stay `unknown` until a schema checks them. */
+import type { ErrorDetails } from '../errors.js';
 
 export interface ObjectMeta {
   name?: string;
@@ -46,14 +47,7 @@ export interface Status {
   status: 'Success' | 'Failure';
   message?: string;
   reason?: string;
-  details?: {
-    name?: string;
-    group?: string;
-    kind?: string;
-    uid?: string;
-    causes?: Array<{ reason?: string; message?: string; field?: string }>;
-    retryAfterSeconds?: number;
-  };
+  details?: ErrorDetails;
   code: number;
 }
 

@@ -11,7 +11,7 @@ import { Etcd3 } from 'etcd3';
 import { EtcdStore } from '../../src/api/index.js';
 import { clusterLayout, isAlive, readState, startEtcd } from '../../src/cluster/index.js';
 import { Informer, type Status, type WatchEvent } from '../../src/kube/index.js';
-import { startCluster, waitUntil, type TestCluster } from './harness.js';
+import { gatedPod, startCluster, waitUntil, type TestCluster } from './harness.js';
 
 let cluster: TestCluster;
 
@@ -23,11 +23,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-/** Gated, so only the test changes these pods. */
-const pod = (name: string): unknown => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'etcd-restart' } },
-  spec: { schedulingGates: [{ name: 'sandpod.io/test-hold' }], containers: [{ name: 'c', image: 'busybox:1.36' }] },
-});
+const pod = (name: string): unknown => gatedPod(name, { app: 'etcd-restart' });
 
 async function killEtcd(): Promise<void> {
   const etcd = readState(clusterLayout(cluster.paths))!.processes.find((p) => p.name === 'etcd')!;

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventRecorder, kubeEventSink, type KubeList, type KubeObject } from '../../src/kube/index.js';
-import { startCluster, type TestCluster } from './harness.js';
+import { gatedPod, startCluster, type TestCluster } from './harness.js';
 
 let cluster: TestCluster;
 
@@ -15,11 +15,6 @@ before(async () => {
 
 after(async () => {
   await cluster?.stop();
-});
-
-const gatedPod = (name: string): unknown => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name },
-  spec: { schedulingGates: [{ name: 'sandpod.io/test-hold' }], containers: [{ name: 'app', image: 'busybox:1.36' }] },
 });
 
 test('a crash loop\'s 1,000 reports become a few Events: repeats patched with count and series, different messages combined', async () => {

@@ -12,7 +12,7 @@ import { Agent, request } from 'node:https';
 import { EtcdStore } from '../../src/api/index.js';
 import { clusterLayout, isAlive, readState } from '../../src/cluster/index.js';
 import { isRecord, type Status } from '../../src/kube/index.js';
-import { startCluster, waitUntil, type TestCluster } from './harness.js';
+import { gatedPod, startCluster, waitUntil, type TestCluster } from './harness.js';
 
 let cluster: TestCluster;
 
@@ -54,7 +54,7 @@ interface Kind {
 const kinds: Kind[] = [
   {
     plural: 'pods', apiVersion: 'v1', kind: 'Pod', namespaced: true,
-    valid: (name) => ({ metadata: { name }, spec: { schedulingGates: [{ name: 'sandpod.io/test-hold' }], containers: [{ name: 'c', image: 'busybox:1.36' }] } }),
+    valid: (name) => ({ metadata: { name }, spec: gatedPod(name).spec }),
     wrongType: (o) => { (o['spec'] as { containers: unknown }).containers = 'c'; },
   },
   {

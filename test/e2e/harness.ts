@@ -86,6 +86,14 @@ export async function startCluster(): Promise<TestCluster> {
   };
 }
 
+/** A pod held back by a scheduling gate, so the scheduler never writes to it: the test alone decides when it changes. */
+export function gatedPod(name: string, labels: Record<string, string> = {}): { apiVersion: 'v1'; kind: 'Pod'; metadata: { name: string; labels: Record<string, string> }; spec: Record<string, unknown> } {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels },
+    spec: { schedulingGates: [{ name: 'sandpod.io/test-hold' }], containers: [{ name: 'c', image: 'busybox:1.36' }] },
+  };
+}
+
 /** Processes whose command line names the test's root, i.e. anything this test started and did not stop. */
 export function leftovers(root: string): string {
   try {

@@ -6,7 +6,7 @@ import { clusterLayout, readState, startApiServer, stopProcess } from '../../src
 import { Etcd3 } from 'etcd3';
 import { EtcdStore } from '../../src/api/index.js';
 import { Informer, type WatchEvent } from '../../src/kube/index.js';
-import { startCluster, waitUntil, type TestCluster } from './harness.js';
+import { gatedPod, startCluster, waitUntil, type TestCluster } from './harness.js';
 
 let cluster: TestCluster;
 
@@ -18,11 +18,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-/** Gated, so the scheduler never writes to these pods: the test alone decides when they change. */
-const pod = (name: string): unknown => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'restart' } },
-  spec: { schedulingGates: [{ name: 'sandpod.io/test-hold' }], containers: [{ name: 'c', image: 'busybox:1.36' }] },
-});
+const pod = (name: string): unknown => gatedPod(name, { app: 'restart' });
 
 /** Stops the API server process and starts a new one on the same port, recording its PID for cleanup. */
 async function restartApiServer(): Promise<void> {
