@@ -26,6 +26,8 @@ export type ErrorKind =
   | 'NotImplemented'
   /** A dependency (etcd, a node, a socket) cannot be reached now; retrying later may work. */
   | 'Unavailable'
+  /** A component this one relays to (a node agent) answered, but with a failure or with something unreadable. */
+  | 'BadGateway'
   | 'Timeout'
   /** The system is not in a state where this can work (a process died, a file is missing). */
   | 'FailedPrecondition'

@@ -7,7 +7,7 @@
 import { isRecord } from '../kube/index.js';
 import { allItems } from './paging.js';
 import type { Registry } from './registry.js';
-import { allResources } from './resources/index.js';
+import { storedResources } from './resources/index.js';
 import { namespaces } from './resources/namespaces.js';
 import { nodes } from './resources/nodes.js';
 import { pods } from './resources/pods.js';
@@ -20,7 +20,7 @@ export async function finalizeNamespaces(registry: Registry): Promise<string[]> 
   for (const ns of (await registry.listAll(namespaces)).filter((n) => n.metadata.deletionTimestamp)) {
     const name = ns.metadata.name ?? '';
     let remaining = 0;
-    for (const def of allResources.filter((r) => r.namespaced && !r.review)) {
+    for (const def of storedResources.filter((r) => r.namespaced)) {
       const { items } = await registry.list({ def, namespace: name }, everything, allItems);
       remaining += items.length;
       for (const obj of items) {

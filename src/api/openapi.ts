@@ -2,6 +2,7 @@
  * The OpenAPI v3 documents kubectl's default validation reads: one PATCH operation per kind carrying its
  * group-version-kind and the `fieldValidation` parameter, so kubectl leaves validation to the server.
  * The PATCH operations have no requestBody on purpose: kubectl then builds strategic patches from its own types.
+ * Computed resources, which cannot be written, have none.
  */
 import { createHash } from 'node:crypto';
 import { apiVersionOf, type ResourceDef } from './resources/resource.js';
@@ -16,7 +17,7 @@ function itemPath(r: ResourceDef): string {
 
 export function openApiDocument(resources: readonly ResourceDef[], gv: GroupVersion): unknown {
   const paths: Record<string, unknown> = {};
-  for (const r of resources.filter((x) => x.group === gv.group && x.version === gv.version)) {
+  for (const r of resources.filter((x) => x.group === gv.group && x.version === gv.version && !x.computed)) {
     paths[itemPath(r)] = {
       patch: {
         operationId: `patch${r.kind}`,

@@ -14,7 +14,7 @@ import {
 import { applyConfiguration, recordApply } from './apply.js';
 import { asResourceObject, checkFields, type FieldValidation } from './decode.js';
 import { applyJsonPatch, mergePatch, strategicMerge, type PatchType } from './patch.js';
-import { findResource, allResources } from './resources/index.js';
+import { findResource, storedResources } from './resources/index.js';
 import { allItems, decodeContinue, encodeContinue, readPage, type ListOptions } from './paging.js';
 import { apiVersionOf, type DeleteOptions, type HookContext, type ResourceDef } from './resources/resource.js';
 import { namespaces } from './resources/namespaces.js';
@@ -367,7 +367,7 @@ export class Registry implements HookContext {
 
   /** Runs every afterCreate hook on every stored object of its resource (at start: see ResourceDef.afterCreate). */
   async replayAfterCreate(): Promise<void> {
-    for (const def of allResources) {
+    for (const def of storedResources) {
       if (!def.afterCreate) continue;
       for (const obj of (await this.store.list(storagePrefix(def))).items) await def.afterCreate(obj, this);
     }

@@ -9,6 +9,8 @@ test('routes resource paths to verbs', () => {
   assert.equal((route('GET', '/api/v1/pods', q('watch=true')) as { verb: string }).verb, 'watch');
   assert.deepEqual(route('POST', '/api/v1/namespaces/a/pods/x/binding', q()), { type: 'resource', verb: 'create', group: '', version: 'v1', plural: 'pods', namespace: 'a', name: 'x', subresource: 'binding' });
   assert.equal((route('GET', '/api/v1/namespaces/a/pods/x/exec', q()) as { verb: string }).verb, 'connect');
+  assert.equal((route('POST', '/api/v1/namespaces/a/pods/x/portforward', q()) as { verb: string }).verb, 'connect', 'kubectl\'s SPDY port-forward');
+  assert.equal((route('GET', '/api/v1/namespaces/a/pods/x/portforward', q()) as { verb: string }).verb, 'connect', 'the WebSocket tunnel');
   assert.deepEqual(route('DELETE', '/apis/node.k8s.io/v1/runtimeclasses/runc', q()), { type: 'resource', verb: 'delete', group: 'node.k8s.io', version: 'v1', plural: 'runtimeclasses', name: 'runc' });
   assert.deepEqual(route('PUT', '/api/v1/namespaces/x/finalize', q()), { type: 'resource', verb: 'update', group: '', version: 'v1', plural: 'namespaces', name: 'x', subresource: 'finalize' });
   assert.deepEqual(route('GET', '/api/v1/namespaces/x', q()), { type: 'resource', verb: 'get', group: '', version: 'v1', plural: 'namespaces', name: 'x' });

@@ -16,7 +16,7 @@ export type Route =
 const isWatch = (q: URLSearchParams): boolean => q.get('watch') === 'true' || q.get('watch') === '1';
 
 function verbFor(method: string, hasName: boolean, subresource: string | undefined, query: URLSearchParams): Verb | undefined {
-  if (subresource === 'log' || subresource === 'exec' || subresource === 'attach') return method === 'GET' || method === 'POST' ? 'connect' : undefined;
+  if (subresource === 'log' || subresource === 'exec' || subresource === 'attach' || subresource === 'portforward') return method === 'GET' || method === 'POST' ? 'connect' : undefined;
   switch (method) {
     case 'GET': return hasName ? 'get' : isWatch(query) ? 'watch' : 'list';
     case 'POST': return hasName ? (subresource ? 'create' : undefined) : 'create';

@@ -3,18 +3,20 @@
  * Warning headers, chunked watch streams and Status errors. Everything else happens in transport-free modules.
  */
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { SandpodError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { isRecord, type KubeList, type KubeObject, type WatchEvent } from '../kube/index.js';
+import { isRecord, type KubeObject, type Status, type WatchEvent } from '../kube/index.js';
 import { defaultRuntimeClasses } from './admission.js';
 import { asResourceObject, fieldValidationOf, parseBody } from './decode.js';
 import {
   aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupList, apiResourceList, apiVersions, serverVersion,
 } from './discovery.js';
+import type { ComputedResource } from './computed.js';
+import { metricsResources, type NodeStatsSource } from './metrics.js';
 import { buildOpenApiV3 } from './openapi.js';
 import { parseListOptions } from './paging.js';
 import { patchTypeOf } from './patch.js';
@@ -24,10 +26,11 @@ import { allResources } from './resources/index.js';
 import { namespaces, systemNamespaces } from './resources/namespaces.js';
 import { nodes } from './resources/nodes.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
+import { qualifiedResource, verbsOf, type ResourceDef } from './resources/resource.js';
 import { route, type Route } from './router.js';
-import { badRequest, noSuchPath, statusFor } from './status.js';
+import { badRequest, failure, methodNotAllowed, noSuchPath, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
-import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
+import { tableContentType, toTable, wantsTable, type IncludeObject, type Table } from './table.js';
 import { collectOrphanPods, finalizeNamespaces } from './controllers.js';
 import { markSilentNodes } from './node-lifecycle.js';
 import { startWatch } from './watch.js';
@@ -41,8 +44,10 @@ export interface ApiServerOptions {
   host?: string;
   port?: number;
   logger?: Logger;
-  /** Proxies pods/log, exec and attach to node agents. */
+  /** Proxies pods/log, exec, attach and portforward to node agents. */
   streaming?: PodStreaming;
+  /** Reads the node agents' resource usage, for metrics.k8s.io (kubectl top). */
+  nodeStats?: NodeStatsSource;
   /** How long a node's Lease may go unrenewed before the node is marked Ready=Unknown. */
   nodeMonitorGraceMs?: number;
   /** How often terminating namespaces are emptied, orphaned terminating pods collected and node Leases checked. */
@@ -113,12 +118,15 @@ export class ApiServer {
   private readonly watchCache: WatchCache;
   /** Serialized watch events, shared by every watcher that sends the same event as plain JSON. */
   private readonly encoded = new WeakMap<KubeObject, Map<string, string>>();
+  /** The sources of the computed resources this server can answer. */
+  private readonly computed = new Map<ResourceDef, ComputedResource>();
   port = 0;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.log = opts.logger ?? createLogger('api');
     this.watchCache = new WatchCache(opts.store, { log: (message, fields) => this.log.warn(message, fields) });
     this.registry = new Registry(opts.store, this.watchCache);
+    if (opts.nodeStats) for (const c of metricsResources(this.registry, opts.nodeStats, this.log)) this.computed.set(c.def, c);
   }
 
   get address(): string {
@@ -236,14 +244,14 @@ export class ApiServer {
     return def.namespaced && r.namespace !== undefined ? { def, namespace: r.namespace } : { def };
   }
 
-  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | KubeList): { body: unknown; contentType?: string } {
+  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | { items: KubeObject[]; metadata: Table['metadata'] }): { body: unknown; contentType?: string } {
     if (!wantsTable(req.headers.accept)) return { body: obj };
     const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
     if (!('items' in obj && Array.isArray(obj.items))) {
       return { body: toTable(scope.def, [obj as KubeObject], { include, metadata: { resourceVersion: obj.metadata.resourceVersion ?? '' } }), contentType: tableContentType };
     }
     // A page of a list keeps its continue token and count, which kubectl follows to print the rest.
-    return { body: toTable(scope.def, obj.items, { include, metadata: (obj as KubeList).metadata }), contentType: tableContentType };
+    return { body: toTable(scope.def, obj.items, { include, metadata: obj.metadata }), contentType: tableContentType };
   }
 
   private async resource(r: ResourceRoute, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
@@ -251,12 +259,11 @@ export class ApiServer {
     const { def } = scope;
     const name = r.name ?? '';
     const writeOpts = (): WriteOptions => ({ fieldValidation: fieldValidationOf(query), dryRun: query.get('dryRun') === 'All' });
-    if (def.review && r.verb !== 'create') {
-      throw new SandpodError('NotImplemented', `${def.plural}.${def.group} only supports create: it answers a question and stores nothing`);
-    }
+    if (def.review && r.verb !== 'create') throw methodNotAllowed(def, verbsOf(def), 'it answers a question and stores nothing');
     if (r.subresource && !def.subresources.some((s) => s.name === r.subresource)) {
       throw new SandpodError('NotFound', `${def.plural} has no subresource "${r.subresource}"`);
     }
+    if (def.computed) return this.computedResource(r, scope, req, res, query);
     switch (r.verb) {
       case 'get': {
         const out = this.render(scope, req, query, await this.registry.get(scope, name));
@@ -300,12 +307,24 @@ export class ApiServer {
       }
       case 'connect': {
         if (!this.opts.streaming) throw new SandpodError('Unavailable', 'streaming to nodes is not configured on this API server');
+        if (r.subresource === 'portforward') throw badRequest('pods/portforward needs an upgrade to SPDY/3.1 or a WebSocket tunnelling it (kubectl port-forward)');
         if (r.subresource !== 'log') throw badRequest(`pods/${r.subresource ?? ''} needs a WebSocket upgrade with subprotocol v5.channel.k8s.io (kubectl 1.30 or newer)`);
         const pod = await this.registry.get(scope, name);
         const node = await this.nodeOf(pod);
         return this.opts.streaming.log(pod, node, query, res);
       }
     }
+  }
+
+  /** get and list of a computed resource, answered by its source; nothing else is allowed on it. */
+  private async computedResource(r: ResourceRoute, scope: Scope, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const { def } = scope;
+    if (r.verb !== 'get' && r.verb !== 'list') throw methodNotAllowed(def, verbsOf(def), 'it is computed on request and never stored');
+    const source = this.computed.get(def);
+    if (!source) throw failure(503, 'ServiceUnavailable', `${qualifiedResource(def)} is not available: this API server was started without a source for it (nodeStats)`);
+    const answer = r.verb === 'get' ? await source.get(scope, r.name ?? '') : await source.list(scope, parseSelectors(def, query));
+    const out = this.render(scope, req, query, answer);
+    return sendJson(res, 200, out.body, out);
   }
 
   private async nodeOf(pod: KubeObject): Promise<KubeObject> {
@@ -397,23 +416,26 @@ export class ApiServer {
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://localhost');
-    const reject = (code: number, message: string): void => {
-      const body = JSON.stringify(statusFor(new SandpodError(code === 401 ? 'Unauthorized' : 'Invalid', message)));
-      socket.end(`HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // A refused upgrade is a plain HTTP answer carrying the Status, which kubectl decodes and prints.
+    const reject = (status: Status): void => {
+      const body = JSON.stringify(status);
+      socket.end(`HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
     try {
-      if (!this.authenticated(req)) return reject(401, 'Unauthorized');
+      if (!this.authenticated(req)) return reject(statusFor(new SandpodError('Unauthorized', 'Unauthorized')));
       const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
       if (r.type !== 'resource' || r.verb !== 'connect' || r.plural !== 'pods' || r.subresource === 'log' || !this.opts.streaming) {
-        return reject(400, 'only pods/exec and pods/attach can be upgraded to a stream');
+        return reject(statusFor(badRequest('only pods/exec, pods/attach and pods/portforward can be upgraded to a stream')));
       }
       const scope = this.scopeOf(r);
       const pod = await this.registry.get(scope, r.name ?? '');
       const node = await this.nodeOf(pod);
-      await this.opts.streaming.upgrade(r.subresource as 'exec' | 'attach', pod, node, req, socket, head);
+      if (r.subresource === 'portforward') await this.opts.streaming.portForward(pod, node, req, socket, head);
+      else await this.opts.streaming.upgrade(r.subresource as 'exec' | 'attach', pod, node, req, socket, head);
     } catch (err) {
       const status = statusFor(err);
-      reject(status.code, status.message ?? 'upgrade failed');
+      if (status.code >= 500) this.log.warn('stream upgrade failed', { path: url.pathname, err });
+      reject(status);
     }
   }
 }

@@ -3,12 +3,14 @@
  * edge turns it into a Kubernetes Status once, in `statusFor`, with the kind → code table of src/kube/status.ts.
  */
 import { SandpodError, type ErrorDetails } from '../errors.js';
-import { kindOfStatus, statusOfError, type Status } from '../kube/index.js';
+import { kindOfCode, kindOfStatus, statusOfError, type Status } from '../kube/index.js';
 import { qualifiedResource, type ResourceDef } from './resources/resource.js';
 
-const detailsOf = (def: ResourceDef, name: string): ErrorDetails => ({ name, group: def.group, kind: def.plural });
+type ResourceName = Pick<ResourceDef, 'group' | 'plural'>;
 
-export const notFoundError = (def: ResourceDef, name: string): SandpodError =>
+const detailsOf = (def: ResourceName, name: string): ErrorDetails => ({ name, group: def.group, kind: def.plural });
+
+export const notFoundError = (def: ResourceName, name: string): SandpodError =>
   new SandpodError('NotFound', `${qualifiedResource(def)} "${name}" not found`, { details: detailsOf(def, name) });
 
 export const alreadyExistsError = (def: ResourceDef, name: string): SandpodError =>
@@ -27,12 +29,16 @@ export const noSuchPath = (what?: string): SandpodError =>
   new SandpodError('NotFound', `the server could not find the requested resource${what ? ` (${what})` : ''}`);
 
 /**
- * An error from a wire that reports HTTP codes (a node agent's answer the streaming proxy relays), as the kind that
- * code stands for.
+ * An error from a wire that reports HTTP codes (a node agent's answer the streaming proxy or the metrics source
+ * relays), as the kind that code stands for; the reason decides only for codes that stand for no kind.
  */
 export function failure(code: number, reason: string, message: string, details?: ErrorDetails): SandpodError {
-  return new SandpodError(kindOfStatus({ code, reason }), message, details ? { details } : {});
+  return new SandpodError(kindOfCode(code) ?? kindOfStatus({ code, reason }), message, details ? { details } : {});
 }
+
+/** kube-apiserver's answer to a verb a resource does not serve, with the verbs it does. */
+export const methodNotAllowed = (def: ResourceName, verbs: string[], why: string): SandpodError =>
+  new SandpodError('NotImplemented', `the server does not allow this method on the requested resource: ${qualifiedResource(def)} serves only ${verbs.join(' and ')} (${why})`);
 
 /**
  * A list's continue token that is too old to read consistently (kube-apiserver's handleCompactedErrorForPaging):

@@ -9,7 +9,8 @@ test('with CRI and a registry, the config names both runtime handlers and points
   assert.doesNotMatch(config, /disabled_plugins/);
   assert.match(config, /^ {2}sandbox_image = "sandpod\.local\/pause:3\.9"$/m);
   assert.match(config, /runtimes\.runc\]\n {2}runtime_type = "io\.containerd\.runc\.v2"\n.*runtimes\.runc\.options\]\n {2}Root = "\/x\/c\/runc"/);
-  assert.match(config, /runtimes\.sandpod-vm\]\n {2}runtime_type = "io\.containerd\.sandpod\.v2"/);
+  assert.match(config, /runtimes\.sandpod-vm\]\n {2}runtime_type = "io\.containerd\.sandpod\.v2"\n {2}privileged_without_host_devices = true\n {2}pod_annotations = \["sandpod\.io\/\*"\]\n {2}container_annotations = \["sandpod\.io\/\*"\]\n/);
+  assert.equal(config.match(/privileged_without_host_devices/g)?.length, 1, 'runc keeps the host devices of privileged containers');
   assert.match(config, /^ {2}restrict_oom_score_adj = true$/m);
   assert.match(config, /^ {2}conf_dir = "\/x\/net\.d"$/m);
   assert.match(config, /registry\]\n {2}config_path = "\/x\/c\/certs\.d"$/m);

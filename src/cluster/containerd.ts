@@ -71,11 +71,24 @@ export function containerdLayout(dir: string, socket?: string): ContainerdLayout
 
 const toml = (s: string): string => JSON.stringify(s);
 
+/**
+ * The sandpod-vm handler's CRI options. A privileged container gets no host device in its spec (CRI adds
+ * only the devices the container names, and the shim refuses host ones): privileged means the VM's own
+ * devices and capabilities, never the node's. Pod and container annotations under `sandpod.io/` reach the
+ * shim in the OCI specs (the node agent's `sandpod.io/memory-volumes`).
+ */
+const VM_RUNTIME_OPTIONS = [
+  '  privileged_without_host_devices = true',
+  '  pod_annotations = ["sandpod.io/*"]',
+  '  container_annotations = ["sandpod.io/*"]',
+];
+
 function criConfig(layout: ContainerdLayout, cri: ContainerdCriOptions, registry: boolean): string[] {
   const plugin = 'plugins."io.containerd.grpc.v1.cri"';
   const runtimes = Object.entries(RUNTIME_HANDLERS).flatMap(([handler, type]) => [
     `[${plugin}.containerd.runtimes.${handler}]`, `  runtime_type = ${toml(type)}`,
     ...(handler === 'runc' ? [`[${plugin}.containerd.runtimes.runc.options]`, `  Root = ${toml(layout.runcRoot)}`] : []),
+    ...(handler === 'sandpod-vm' ? VM_RUNTIME_OPTIONS : []),
   ]);
   return [
     `[${plugin}]`,

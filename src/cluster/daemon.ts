@@ -6,7 +6,7 @@
  * Each stops cleanly on SIGTERM (the node agent leaves its pods running, for the next agent to adopt).
  */
 import { parseArgs } from 'node:util';
-import { ApiServer, EtcdStore, NodeAgentStreaming, pkiPaths, readToken } from '../api/index.js';
+import { ApiServer, EtcdStore, NodeAgentStats, NodeAgentStreaming, pkiPaths, readToken } from '../api/index.js';
 import { describeError } from '../errors.js';
 import { KubeClient } from '../kube/index.js';
 import { createLogger } from '../log.js';
@@ -19,7 +19,9 @@ async function apiserver(args: string[]): Promise<() => Promise<void>> {
   if (endpoints.length === 0 || !values.pki) throw new Error('apiserver needs --etcd-endpoints and --pki');
   const pki = pkiPaths(values.pki);
   const store = new EtcdStore(endpoints);
-  const server = new ApiServer({ store, pki, token: readToken(pki), port: Number(values.port ?? 0), streaming: new NodeAgentStreaming(), logger: createLogger('apiserver') });
+  const server = new ApiServer({
+    store, pki, token: readToken(pki), port: Number(values.port ?? 0), streaming: new NodeAgentStreaming(), nodeStats: new NodeAgentStats(), logger: createLogger('apiserver'),
+  });
   await server.start();
   return async () => {
     await server.close();

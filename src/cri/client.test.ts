@@ -38,6 +38,8 @@ let dir: string;
 let server: grpc.Server;
 let socket: string;
 let rawRunPodSandbox: Buffer | undefined;
+let rawListContainerStats: Buffer | undefined;
+let rawPortForward: Buffer | undefined;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cri-client-test-'));
@@ -45,10 +47,24 @@ before(async () => {
   server = new grpc.Server();
   const { RuntimeService, ImageService } = criServices();
   const runPodSandbox = RuntimeService['RunPodSandbox'] as grpc.MethodDefinition<object, object>;
+  const listContainerStats = RuntimeService['ListContainerStats'] as grpc.MethodDefinition<object, object>;
+  const portForward = RuntimeService['PortForward'] as grpc.MethodDefinition<object, object>;
   server.addService({
     ...RuntimeService,
     RunPodSandbox: { ...runPodSandbox, requestDeserialize: (b: Buffer) => { rawRunPodSandbox = b; return runPodSandbox.requestDeserialize(b); } },
+    ListContainerStats: { ...listContainerStats, requestDeserialize: (b: Buffer) => { rawListContainerStats = b; return listContainerStats.requestDeserialize(b); } },
+    PortForward: { ...portForward, requestDeserialize: (b: Buffer) => { rawPortForward = b; return portForward.requestDeserialize(b); } },
   }, {
+    ListContainerStats: (_call: grpc.ServerUnaryCall<object, object>, cb: grpc.sendUnaryData<object>) => cb(null, {
+      stats: [
+        {
+          attributes: { id: 'c1', metadata: { name: 'app' }, labels: { 'io.kubernetes.pod.uid': 'u1' } },
+          cpu: { timestamp: CREATED_AT, usage_core_nano_seconds: { value: 12_000_000_000 } },
+          memory: { timestamp: CREATED_AT, working_set_bytes: { value: 4096 } },
+        },
+        { attributes: { id: 'c2', metadata: { name: 'exited' } } },
+      ],
+    }),
     RunPodSandbox: (call: grpc.ServerUnaryCall<{ runtime_handler: string }, object>, cb: grpc.sendUnaryData<object>) =>
       cb(null, { pod_sandbox_id: `pod-for-${call.request.runtime_handler}` }),
     PodSandboxStatus: (call: grpc.ServerUnaryCall<{ pod_sandbox_id: string }, object>, cb: grpc.sendUnaryData<object>) => {
@@ -60,6 +76,8 @@ before(async () => {
     },
     ExecSync: (call: grpc.ServerUnaryCall<{ cmd: string[] }, object>, cb: grpc.sendUnaryData<object>) =>
       cb(null, { stdout: Buffer.from(`ran ${call.request.cmd.join(' ')}\n`), exit_code: 3 }),
+    PortForward: (call: grpc.ServerUnaryCall<{ pod_sandbox_id: string }, object>, cb: grpc.sendUnaryData<object>) =>
+      cb(null, { url: `http://127.0.0.1:1/portforward/token-for-${call.request.pod_sandbox_id}` }),
     Version: () => undefined, // never answers: the client's deadline must end the call
   });
   server.addService(ImageService, {
@@ -100,6 +118,22 @@ test('RunPodSandbox puts upstream field numbers on the wire', async (t) => {
   assert.equal(field(raw, 1, 8, 2, 1, 1), 2, 'security_context = 2, namespace_options = 1, network = 1: NODE = 2');
 });
 
+test('ListContainerStats: upstream field numbers; containers without a task have no cpu or memory', async (t) => {
+  const cri = client();
+  t.after(() => cri.close());
+  const { stats } = await cri.listContainerStats({ filter: { pod_sandbox_id: 'p1', label_selector: { app: 'web' } } });
+  assert.ok(rawListContainerStats);
+  assert.equal(text(rawListContainerStats, 1, 2), 'p1', 'filter = 1, pod_sandbox_id = 2');
+  assert.equal(text(rawListContainerStats, 1, 3, 1) + '=' + text(rawListContainerStats, 1, 3, 2), 'app=web', 'label_selector = 3');
+  assert.equal(stats.length, 2);
+  assert.equal(stats[0]?.attributes?.metadata?.name, 'app');
+  assert.equal(stats[0]?.cpu?.usage_core_nano_seconds?.value, 12_000_000_000);
+  assert.equal(stats[0]?.cpu?.timestamp, CREATED_AT);
+  assert.equal(stats[0]?.memory?.working_set_bytes?.value, 4096);
+  assert.equal(stats[1]?.cpu, null);
+  assert.equal(stats[1]?.memory, null);
+});
+
 test('PodSandboxStatus decodes names, enums, 64-bit timestamps and nested lists', async (t) => {
   const cri = client();
   t.after(() => cri.close());
@@ -122,6 +156,16 @@ test('ExecSync returns bytes and the exit code; ImageStatus of an absent image i
   assert.equal(res.stdout.toString(), 'ran sh -c exit 3\n');
   assert.equal(res.exit_code, 3);
   assert.equal((await cri.imageStatus({ image: { image: 'sandpod.local/absent:1' } })).image, null);
+});
+
+test('PortForward sends the sandbox id and ports with upstream field numbers and returns the URL', async (t) => {
+  const cri = client();
+  t.after(() => cri.close());
+  const { url } = await cri.portForward({ pod_sandbox_id: 'p1', port: [80, 8080] });
+  assert.equal(url, 'http://127.0.0.1:1/portforward/token-for-p1');
+  assert.ok(rawPortForward);
+  assert.equal(text(rawPortForward, 1), 'p1', 'pod_sandbox_id = 1');
+  assert.deepEqual(field(rawPortForward, 2), Buffer.from([0x50, 0x90, 0x3f]), 'port = 2, packed varints 80 and 8080');
 });
 
 const failsWith = (kind: string, ...patterns: RegExp[]) => (e: unknown): boolean => {

@@ -27,8 +27,10 @@ interface Methods {
   ExecSync: [T.ExecSyncRequest, T.ExecSyncResponse];
   Exec: [T.ExecRequest, T.StreamingUrlResponse];
   Attach: [T.AttachRequest, T.StreamingUrlResponse];
+  PortForward: [T.PortForwardRequest, T.StreamingUrlResponse];
   UpdateContainerResources: [T.UpdateContainerResourcesRequest, T.Empty];
   ContainerStats: [T.ContainerIdRequest, T.ContainerStatsResponse];
+  ListContainerStats: [T.ListContainerStatsRequest, T.ListContainerStatsResponse];
   PullImage: [T.PullImageRequest, T.PullImageResponse];
   ListImages: [T.ListImagesRequest, T.ListImagesResponse];
   ImageStatus: [T.ImageStatusRequest, T.ImageStatusResponse];
@@ -129,8 +131,11 @@ export class CriClient {
   execSync(r: T.Input<T.ExecSyncRequest>, o?: CallOptions) { return this.call('ExecSync', r, o); }
   exec(r: T.Input<T.ExecRequest>, o?: CallOptions) { return this.call('Exec', r, o); }
   attach(r: T.Input<T.AttachRequest>, o?: CallOptions) { return this.call('Attach', r, o); }
+  portForward(r: T.Input<T.PortForwardRequest>, o?: CallOptions) { return this.call('PortForward', r, o); }
   updateContainerResources(r: T.Input<T.UpdateContainerResourcesRequest>, o?: CallOptions) { return this.call('UpdateContainerResources', r, o); }
   containerStats(r: T.Input<T.ContainerIdRequest>, o?: CallOptions) { return this.call('ContainerStats', r, o); }
+  /** Stats of every container the runtime knows (or those the filter names), in one call. */
+  listContainerStats(r: T.Input<T.ListContainerStatsRequest> = {}, o?: CallOptions) { return this.call('ListContainerStats', r, o); }
   pullImage(r: T.Input<T.PullImageRequest>, o?: CallOptions) { return this.call('PullImage', r, o); }
   listImages(r: T.Input<T.ListImagesRequest> = {}, o?: CallOptions) { return this.call('ListImages', r, o); }
   /** `image` in the answer is null when the runtime does not have the image. */

@@ -223,6 +223,8 @@ export interface ExecSyncRequest { container_id: string; cmd: string[]; timeout:
 export interface ExecSyncResponse { stdout: Buffer; stderr: Buffer; exit_code: number }
 export interface ExecRequest { container_id: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
 export interface AttachRequest { container_id: string; stdin: boolean; tty: boolean; stdout: boolean; stderr: boolean }
+/** port: the ports the client means to forward; containerd ignores it (each stream names its port). */
+export interface PortForwardRequest { pod_sandbox_id: string; port: number[] }
 /** A streaming URL on the runtime's stream server: single use, valid for about a minute. */
 export interface StreamingUrlResponse { url: string }
 
@@ -242,6 +244,10 @@ export interface MemoryUsage {
 export interface FilesystemUsage { timestamp: number; fs_id: { mountpoint: string } | null; used_bytes: UInt64Value | null; inodes_used: UInt64Value | null }
 export interface ContainerStats { attributes: ContainerAttributes | null; cpu: CpuUsage | null; memory: MemoryUsage | null; writable_layer: FilesystemUsage | null }
 export interface ContainerStatsResponse { stats: ContainerStats | null }
+export interface ContainerStatsFilter { id: string; pod_sandbox_id: string; label_selector: StringMap }
+export interface ListContainerStatsRequest { filter: ContainerStatsFilter | null }
+/** Containers without a task (not started, or exited) come with attributes only: `cpu` and `memory` are null. */
+export interface ListContainerStatsResponse { stats: ContainerStats[] }
 
 export interface RuntimeCondition { type: string; status: boolean; reason: string; message: string }
 export interface StatusRequest { verbose: boolean }

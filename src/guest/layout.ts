@@ -7,6 +7,8 @@
  * on /dev/vda, mounted at RUNTIME_MOUNT and run through its own dynamic loader, so the initramfs stays small
  * and guest memory is not spent on a copy of Node.
  */
+import type { GuestDevice } from '../protocol/index.js';
+
 export { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG } from '../protocol/guest-contract.js';
 
 export const RUNTIME_MOUNT = '/rt';
@@ -25,10 +27,16 @@ export const SPAWN_TOOL = '/sbin/sandpod-spawn';
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 /** Reseeds the kernel RNG from stdin (built from reseed.c); run after a restore from a template. */
 export const RESEED_TOOL = '/sbin/sandpod-reseed';
+/** Guest devices a container may also get, as `sandpod-prepare-root` takes them (NAME:TYPE:MAJOR:MINOR). */
+export const GUEST_DEVICE_NODES: Record<GuestDevice, string> = { 'net/tun': 'net/tun:c:10:200' };
 /** A ready-made /dev for the sandbox (device nodes, pts and shm mount points, fd links), copied in on setup. */
 export const SANDBOX_DEV_TEMPLATE = '/lib/sandpod/dev';
 /** Where the agent mounts the 9p share: the container rootfs, or (for a pod) the directory holding each container's root. */
 export const SANDBOX_ROOT = '/run/sandbox/rootfs';
+/** On the runtime image: the modules the guest loads on demand and their tables (image/modules.ts). */
+export const RUNTIME_MODULES_DIR = `${RUNTIME_MOUNT}/modules`;
+/** The kernel's request_module helper (/proc/sys/kernel/modprobe): finds a module in those tables and loads it. */
+export const MODPROBE_TOOL = '/sbin/sandpod-modprobe';
 /** Modules loaded by init, in dependency order (names without .ko). */
 export const GUEST_MODULES = [
   'virtio_ring', 'virtio', 'virtio_mmio', 'virtio_console', 'virtio_blk', 'squashfs',

@@ -7,6 +7,7 @@
 export { busyboxRootfs, busyboxImageArchive, BUSYBOX_STATIC, BUSYBOX_IMAGE } from './busybox.js';
 export { pauseImageArchive, PAUSE_IMAGE } from './pause.js';
 export { stressImageArchive, STRESS_IMAGE, STRESS_NG } from './stress.js';
+export { nettoolsImageArchive, NETTOOLS_IMAGE, NFT } from './nettools.js';
 export { copyProgram, programFiles } from './programs.js';
 export { type ImageArchive } from './cache.js';
 export { writeOciArchive, tarDirectory, refName, type ImageConfig, type Descriptor } from './oci.js';

@@ -38,6 +38,23 @@ export function formatBytes(bytes: number): string {
   return String(bytes);
 }
 
+const decimalSuffixes = ['n', 'u', 'm', '', 'k', 'M', 'G', 'T', 'P', 'E'];
+
+/**
+ * A CPU rate in nanocores as Kubernetes writes a quantity of scale -9 (metrics.k8s.io `usage.cpu`): whole
+ * nanocores under the largest decimal suffix that keeps the value exact ("123456789n", "1500m", "250u", "2").
+ */
+export function formatNanoCores(nanoCores: number): string {
+  let n = Math.max(0, Math.round(nanoCores));
+  if (n === 0) return '0';
+  let i = 0;
+  while (i < decimalSuffixes.length - 1 && n % 1000 === 0) {
+    n /= 1000;
+    i++;
+  }
+  return `${n}${decimalSuffixes[i] ?? ''}`;
+}
+
 export type ResourceList = Record<string, number>;
 
 /** Sums resource lists key by key. */

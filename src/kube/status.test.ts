@@ -6,7 +6,7 @@ import { required, ValidationError } from './validation.js';
 
 const kinds: ErrorKind[] = [
   'NotFound', 'AlreadyExists', 'Conflict', 'Invalid', 'Unauthorized', 'Forbidden', 'Expired', 'TooLarge', 'UnsupportedMediaType',
-  'NotImplemented', 'Unavailable', 'Timeout', 'Internal',
+  'NotImplemented', 'Unavailable', 'BadGateway', 'Timeout', 'Internal',
 ];
 
 test('every kind survives the trip to a Status and back (FailedPrecondition is a 400, read back as Invalid)', () => {
@@ -42,5 +42,7 @@ test('a Status is read by its reason first, by its code when the reason is not o
   assert.equal(kindOfStatus({ code: 500, reason: 'ServerTimeout' }), 'Timeout');
   assert.equal(kindOfStatus({ code: 404, reason: 'SomethingElse' }), 'NotFound');
   assert.equal(kindOfStatus({ code: 429 }), 'Unavailable');
-  assert.equal(kindOfStatus({ code: 502 }), 'Internal');
+  assert.equal(kindOfStatus({ code: 502, reason: 'InternalError' }), 'BadGateway', 'InternalError defers to the code');
+  assert.equal(kindOfStatus({ code: 500, reason: 'InternalError' }), 'Internal');
+  assert.equal(kindOfStatus({ code: 418 }), 'Internal');
 });

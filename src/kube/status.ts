@@ -22,6 +22,7 @@ const byKind: Record<ErrorKind, Wire> = {
   UnsupportedMediaType: { code: 415, reason: 'UnsupportedMediaType' },
   NotImplemented: { code: 405, reason: 'MethodNotAllowed' },
   Unavailable: { code: 503, reason: 'ServiceUnavailable' },
+  BadGateway: { code: 502, reason: 'InternalError' },
   Timeout: { code: 504, reason: 'Timeout' },
   FailedPrecondition: { code: 400, reason: 'BadRequest' },
   Internal: { code: 500, reason: 'InternalError' },
@@ -42,15 +43,20 @@ export function statusOfError(err: SandpodError): Status {
   };
 }
 
+// InternalError is also the reason of codes kube has no reason for (502), so it leaves the decision to the code.
 const byReason = new Map<string, ErrorKind>([
-  ...Object.entries(byKind).map(([kind, w]) => [w.reason, kind as ErrorKind] as const),
+  ...Object.entries(byKind).filter(([, w]) => w.reason !== 'InternalError').map(([kind, w]) => [w.reason, kind as ErrorKind] as const),
   ['BadRequest', 'Invalid'], ['Invalid', 'Invalid'], ['Gone', 'Expired'], ['ServerTimeout', 'Timeout'], ['TooManyRequests', 'Unavailable'],
 ]);
 
 const byCode = new Map<number, ErrorKind>([
   [400, 'Invalid'], [401, 'Unauthorized'], [403, 'Forbidden'], [404, 'NotFound'], [405, 'NotImplemented'], [409, 'Conflict'],
-  [410, 'Expired'], [413, 'TooLarge'], [415, 'UnsupportedMediaType'], [422, 'Invalid'], [429, 'Unavailable'], [503, 'Unavailable'], [504, 'Timeout'],
+  [410, 'Expired'], [413, 'TooLarge'], [415, 'UnsupportedMediaType'], [422, 'Invalid'], [429, 'Unavailable'], [500, 'Internal'],
+  [502, 'BadGateway'], [503, 'Unavailable'], [504, 'Timeout'],
 ]);
+
+/** The kind an HTTP code stands for, when it stands for one. */
+export const kindOfCode = (code: number): ErrorKind | undefined => byCode.get(code);
 
 /** The kind a Status stands for: by its reason when it is one of kube's, otherwise by its code. */
 export function kindOfStatus(status: Pick<Status, 'code' | 'reason'>): ErrorKind {

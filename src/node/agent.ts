@@ -19,6 +19,7 @@ import { ObjectCache } from './object-cache.js';
 import { podInfo } from './pod-spec.js';
 import { PodWorker, type WorkerContext } from './pod-worker.js';
 import { takeSnapshot, type NodeSnapshot } from './snapshot.js';
+import type { LocatedPod } from './streaming/index.js';
 import { removePodDir } from './volumes.js';
 
 export const AGENT_VERSION = 'v1.32.0-sandpod';
@@ -66,6 +67,7 @@ export class NodeAgent {
   private informer: Informer | undefined;
   private readonly workers = new Map<string, PodWorker>();
   private readonly syncing = new Set<string>();
+  private readonly inflight = new Set<Promise<void>>();
   private readonly handlers = new Map<string, { handler: string; at: number }>();
   private readonly rejected = new Map<string, string>();
   private timers: NodeJS.Timeout[] = [];
@@ -152,11 +154,19 @@ export class NodeAgent {
   private kick(uid: string): void {
     const w = this.workers.get(uid);
     if (!w || this.syncing.has(uid) || this.stopped) return;
-    this.syncing.add(uid);
-    void w.sync(this.snapshot).finally(() => {
+    const running = w.sync(this.snapshot).finally(() => {
       this.syncing.delete(uid);
+      this.inflight.delete(running);
       if (w.done) this.workers.delete(uid);
     });
+    this.syncing.add(uid);
+    this.inflight.add(running);
+  }
+
+  /** Resolves once the current sync round and every pod sync under way have finished. */
+  async settled(): Promise<void> {
+    await this.round;
+    await Promise.all([...this.inflight]);
   }
 
   private syncRound(): Promise<void> {
@@ -274,5 +284,16 @@ export class NodeAgent {
     const w = [...this.workers.values()].find((x) => x.info.namespace === namespace && x.info.name === pod);
     if (!w) return undefined;
     return w.locate(await takeSnapshot(this.o.cri), container, opts.previous);
+  }
+
+  /** For the streaming server (port-forward): a pod's newest sandbox, its IP and runtime handler. */
+  async locatePod(namespace: string, pod: string): Promise<LocatedPod | undefined> {
+    const w = [...this.workers.values()].find((x) => x.info.namespace === namespace && x.info.name === pod);
+    if (!w) return undefined;
+    const { items } = await this.o.cri.listPodSandbox({ filter: { label_selector: { [LABEL.podUid]: w.info.uid } } });
+    const sandbox = items.sort((a, b) => (b.metadata?.attempt ?? 0) - (a.metadata?.attempt ?? 0) || b.created_at - a.created_at)[0];
+    if (!sandbox) return undefined;
+    const { status } = await this.o.cri.podSandboxStatus({ pod_sandbox_id: sandbox.id });
+    return { sandboxId: sandbox.id, ready: sandbox.state === 'SANDBOX_READY', podIP: status?.network?.ip || undefined, runtimeHandler: sandbox.runtime_handler };
   }
 }

@@ -94,7 +94,7 @@ export class PodWorker {
   private state: PodState = 'Setup';
   private readonly containers = new Map<string, ContainerState>();
   private readonly volumes: PodVolumes;
-  private sandbox: { id: string; podIP?: string; vm: boolean } | undefined;
+  private sandbox: { id: string; attempt: number; podIP?: string; vm: boolean } | undefined;
   /** A RunPodSandbox under way; syncs wait for it instead of asking again. */
   private creating: Promise<void> | undefined;
   private readonly sandboxBackoff = new Backoff(1000, 60_000);
@@ -273,7 +273,7 @@ export class PodWorker {
 
   private async adoptSandbox(id: string): Promise<void> {
     const { status } = await this.ctx.cri.podSandboxStatus({ pod_sandbox_id: id });
-    this.sandbox = { id, vm: await this.isVm(), ...(status?.network?.ip ? { podIP: status.network.ip } : {}) };
+    this.sandbox = { id, attempt: status?.metadata?.attempt ?? 0, vm: await this.isVm(), ...(status?.network?.ip ? { podIP: status.network.ip } : {}) };
     this.startTime ??= kubeTime(new Date(nsToMs(status?.created_at ?? Date.now() * 1e6)));
   }
 
@@ -543,7 +543,7 @@ export class PodWorker {
       const { container_id: id } = await this.ctx.cri.createContainer({
         pod_sandbox_id: this.sandbox.id,
         config: containerConfig(this.pod, c, attempt, restartCount, extras),
-        sandbox_config: this.sandboxRequest(0),
+        sandbox_config: this.sandboxRequest(this.sandbox.attempt),
       });
       st.created = { id, at: Date.now() };
       this.event('Normal', 'Created', `Created container ${c.name}`);

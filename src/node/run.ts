@@ -1,11 +1,13 @@
 /**
- * A node agent process: the CRI client, the streaming server and the agent, wired together and stopped
- * together. Stopping leaves the node's pods running in the runtime for the next agent to adopt.
+ * A node agent process: the CRI client, the streaming server (with the resource sampler's /stats/summary) and
+ * the agent, wired together and stopped together. Stopping leaves the node's pods running in the runtime for
+ * the next agent to adopt.
  */
 import { CriClient } from '../cri/index.js';
 import type { KubeClient } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { NodeAgent } from './agent.js';
+import { hostProcFs, StatsSampler } from './stats/index.js';
 import { NodeStreamingServer } from './streaming/index.js';
 import { removePodDir } from './volumes.js';
 
@@ -26,8 +28,12 @@ export interface NodeRunOptions {
 export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgent; streamingPort: number; stop(): Promise<void> }> {
   const cri = new CriClient(o.criSocket, { log: o.log });
   let agent: NodeAgent | undefined;
+  const stats = new StatsSampler({ cri, proc: hostProcFs, nodeName: o.nodeName, log: o.log });
   const streaming = new NodeStreamingServer({
-    cri, log: o.log, locator: { locate: (ns, pod, container, opts) => agent?.locate(ns, pod, container, opts) ?? Promise.resolve(undefined) },
+    cri, log: o.log, stats, locator: {
+      locate: (ns, pod, container, opts) => agent?.locate(ns, pod, container, opts) ?? Promise.resolve(undefined),
+      locatePod: (ns, pod) => agent?.locatePod(ns, pod) ?? Promise.resolve(undefined),
+    },
   });
   const streamingPort = await streaming.listen(o.hostIP);
   agent = new NodeAgent({
@@ -41,11 +47,13 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
     cri.close();
     throw err;
   }
+  stats.start();
   const started = agent;
   return {
     agent: started, streamingPort,
     stop: async () => {
       await started.stop();
+      await stats.stop();
       await streaming.close();
       cri.close();
     },

@@ -58,11 +58,61 @@ export const containerLimitsSchema = z.object({
 }).strict();
 export type ContainerLimits = z.infer<typeof containerLimitsSchema>;
 
-/** A container inside the sandbox: its root below the shared directory and its cgroup limits. */
+const segments = (p: string): string[] => p.split('/').filter((s) => s !== '');
+/** An absolute path inside a container, without `.` or `..` steps. */
+const containerPath = z.string().min(2).max(4096).regex(/^\/[^\0]*$/, 'must be an absolute path')
+  .refine((p) => segments(p).every((s) => s !== '.' && s !== '..'), 'must not step through . or ..');
+/** A path below a directory: relative, without `.` or `..` steps. */
+const relativePath = z.string().min(1).max(4096).regex(/^[^/\0][^\0]*$/, 'must be a relative path')
+  .refine((p) => segments(p).every((s) => s !== '.' && s !== '..'), 'must stay below its directory');
+
+/** A sysctl name, dotted (`net.ipv4.ip_forward`) or with slashes (`net/ipv4/conf/eth0.1/forwarding`). */
+export const sysctlNameSchema = z.string().min(3).max(256).regex(/^[A-Za-z0-9_][A-Za-z0-9_.\/@:-]*$/)
+  .refine((n) => n.split(/[./]/).every((s) => s !== ''), 'has an empty step');
+/** Sysctls by name; values are written as they are (one line). */
+export const sysctlsSchema = z.record(sysctlNameSchema, z.string().max(4096).regex(/^[^\n\0]*$/, 'must be one line'));
+export type Sysctls = z.infer<typeof sysctlsSchema>;
+
+/** A Kubernetes volume name (a DNS label). */
+export const volumeNameSchema = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label (a Kubernetes volume name)');
+
+/** Guest devices a container may get beyond the minimal /dev (null, zero, full, random, urandom, tty). */
+export const guestDeviceSchema = z.enum(['net/tun']);
+export type GuestDevice = z.infer<typeof guestDeviceSchema>;
+
+/** A mount the guest makes in a container's root, in the order given. */
+export const guestMountSchema = z.discriminatedUnion('kind', [
+  /** Host content (a volume bound on the host) that stays writable under a read-only root: a guest mount of its own. */
+  z.object({ kind: z.literal('writable'), destination: containerPath }).strict(),
+  /**
+   * A pod memory volume: one tmpfs per volume for the whole VM, made on first use (0 bytes: no limit but
+   * the VM's memory) and bound here, or its `subPath` (made if missing).
+   */
+  z.object({
+    kind: z.literal('memory'), destination: containerPath, volume: volumeNameSchema, sizeBytes: z.number().int().nonnegative(),
+    subPath: relativePath.optional(), readonly: z.boolean(),
+  }).strict(),
+  /**
+   * Host content bound below /dev (kubelet's /dev/termination-log): it arrives in the root's own /dev over 9p,
+   * which the guest's /dev tmpfs covers, so the guest binds it again on top of that tmpfs.
+   */
+  z.object({ kind: z.literal('dev'), destination: containerPath.refine((p) => p.startsWith('/dev/'), 'must be below /dev'), readonly: z.boolean() }).strict(),
+]);
+export type GuestMount = z.infer<typeof guestMountSchema>;
+
+/** A container inside the sandbox: its root below the shared directory, its cgroup limits and what its spec asks. */
 export const containerSpecSchema = containerLimitsSchema.extend({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/),
   /** Path of its root filesystem relative to the shared directory. */
   root: z.string().min(1).regex(/^[^/]/).refine((r) => !r.split('/').includes('..'), 'must stay inside the shared directory'),
+  /** The root is read-only (OCI root.readonly); `writable` mounts below it stay writable. */
+  readonlyRoot: z.boolean().optional(),
+  /** /sys read-write (the spec of a privileged container) rather than read-only. */
+  writableSysfs: z.boolean().optional(),
+  devices: z.array(guestDeviceSchema).optional(),
+  mounts: z.array(guestMountSchema).max(256).optional(),
+  /** Namespaced sysctls: the container's network and IPC namespaces are the VM's, so they apply to the VM. */
+  sysctls: sysctlsSchema.optional(),
 }).strict();
 export type ContainerSpec = z.infer<typeof containerSpecSchema>;
 
@@ -79,6 +129,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     /** The share holds containers' roots (create-container) rather than being the one rootfs itself. */
     shared: z.boolean().optional(),
     network: guestNetworkSchema.optional(),
+    /** The pod's namespaced sysctls (the VM's kernel is the pod's namespaces), applied after the network. */
+    sysctls: sysctlsSchema.optional(),
   }).strict(),
   z.object({ type: z.literal('create-container'), id: reqId, container: containerSpecSchema }).strict(),
   z.object({ type: z.literal('remove-container'), id: reqId, container: z.string().min(1).max(128) }).strict(),
@@ -106,7 +158,7 @@ export type ContainerStats = z.infer<typeof containerStatsSchema>;
 /** Sandpod's error kinds (src/errors.ts), which a failure carries across to the host. */
 export const errorKindSchema = z.enum([
   'NotFound', 'AlreadyExists', 'Conflict', 'Invalid', 'Unauthorized', 'Forbidden', 'Expired', 'TooLarge', 'UnsupportedMediaType',
-  'NotImplemented', 'Unavailable', 'Timeout', 'FailedPrecondition', 'Internal',
+  'NotImplemented', 'Unavailable', 'BadGateway', 'Timeout', 'FailedPrecondition', 'Internal',
 ]);
 
 export const readyInfoSchema = z.object({

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describeError, invalid, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sandboxRunDir, type SandpodPaths } from '../paths.js';
-import { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG } from '../protocol/index.js';
+import { vmName } from '../pod-vm-identity.js';
+import { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG, type Sysctls } from '../protocol/index.js';
 import { sandboxVmConfig, TemplateStore, type GuestImage, type VmLayout } from './templates.js';
 import { chooseAccelerator, createVmm, type AcceleratorChoice, type AcceleratorVerdict, type Vmm } from '../vmm/index.js';
 import { Sandbox } from './sandbox.js';
@@ -29,6 +30,8 @@ export interface SandboxSpec {
   shared?: boolean;
   /** A pod network namespace that CNI set up: the VM runs in it, wired to its eth0, and takes the pod's IP. */
   netns?: string;
+  /** Namespaced sysctls of the pod, set in the guest once its network is up. */
+  sysctls?: Sysctls;
 }
 
 
@@ -103,7 +106,7 @@ export class SandboxRuntime {
       const template = spec.fromTemplate ? await this.templates.ensure(layout, bootTimeoutMs) : undefined;
       const network: PodNetwork | undefined = spec.netns ? await readPodNetwork(spec.netns) : undefined;
       const started = Date.now();
-      let config = sandboxVmConfig(`sandpod-${id}`, runDir, layout, spec.rootfs);
+      let config = sandboxVmConfig(vmName(id), runDir, layout, spec.rootfs);
       if (template) config = { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true };
       if (spec.netns && network) config = { ...config, netns: spec.netns, nics: [{ id: 'net0', tap: VM_TAP, mac: network.mac }] };
       const vm = await this.vmm.start(config);
@@ -119,7 +122,7 @@ export class SandboxRuntime {
       if (template) await vm.restoreState(template.state);
       await sandbox.connectAgent(started, bootTimeoutMs);
       await sandbox.setup(spec.hostname ?? id, ROOTFS_TAG, Boolean(template), {
-        ...(spec.shared ? { shared: true } : {}), ...(network ? { network } : {}),
+        ...(spec.shared ? { shared: true } : {}), ...(network ? { network } : {}), ...(spec.sysctls ? { sysctls: spec.sysctls } : {}),
       });
       signal?.removeEventListener('abort', interrupt);
       return sandbox;

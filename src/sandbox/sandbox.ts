@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { containerStatsSchema, type ContainerLimits, type ContainerSpec, type ContainerStats, type GuestNetwork, type ReadyInfo, type ProcessSpec } from '../protocol/index.js';
+import { containerStatsSchema, type ContainerLimits, type ContainerSpec, type ContainerStats, type GuestNetwork, type ReadyInfo, type ProcessSpec, type Sysctls } from '../protocol/index.js';
 import { failedPrecondition, SandpodError, timeout, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { waitUntil } from '../wait.js';
@@ -105,10 +105,10 @@ export class Sandbox {
   }
 
   /**
-   * Mounts the rootfs (or the share of container roots) in the guest and applies the pod network; a
-   * restored VM also gets the time and fresh entropy.
+   * Mounts the rootfs (or the share of container roots) in the guest and applies the pod network and
+   * sysctls; a restored VM also gets the time and fresh entropy.
    */
-  async setup(hostname: string, rootfsTag: string, restored: boolean, extra: { shared?: boolean; network?: GuestNetwork } = {}): Promise<void> {
+  async setup(hostname: string, rootfsTag: string, restored: boolean, extra: { shared?: boolean; network?: GuestNetwork; sysctls?: Sysctls } = {}): Promise<void> {
     await this.agent.request({
       type: 'setup', hostname, rootfsTag, ...extra,
       ...(restored ? { clockMs: Date.now(), entropy: randomBytes(64).toString('base64') } : {}),

@@ -19,6 +19,7 @@ import type { ShimFlags } from './flags.js';
 import { readBundleSpec } from './oci.js';
 import { registerTaskService } from './ttrpc-adapter.js';
 import { TaskService } from './task-service.js';
+import { sandboxOfQemu } from '../pod-vm-identity.js';
 import { groupOf, kindOf, removeShare, sandboxIdFor, shareDir, unmountContainerRoot } from './pods.js';
 
 /** Where containerd's own shims put their sockets; the name hashes containerd's address, namespace and group. */
@@ -96,9 +97,32 @@ export async function shimServe(flags: ShimFlags & { socket: string }, log: Logg
 
 const deleteResponse = loadProto('./task.proto', import.meta.url).lookupType('containerd.task.v2.DeleteResponse');
 
+/** QEMU processes of the pod VM named `sandpod-<sid>` (the name the runtime gives its VMs, pod-vm-identity.ts). */
+async function podVmProcesses(sid: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const argv = (await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (sandboxOfQemu(argv) === sid) pids.push(Number(p));
+  }
+  return pids;
+}
+
+async function killPodVm(sid: string): Promise<void> {
+  for (const pid of await podVmProcesses(sid)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  await waitUntil(async () => ((await podVmProcesses(sid)).length === 0 ? true : undefined), {
+    timeoutMs: 5_000, onTimeout: () => new Error(`the QEMU of pod VM ${sid} survived SIGKILL`),
+  }).catch(() => undefined);
+}
+
 /**
- * `delete`: what a dead daemon left for this task: its mounts, and, for a pod sandbox or a task with a VM
- * of its own, the VM and its run files. Prints DeleteResponse.
+ * `delete`: what a dead daemon left for this task. containerd runs it after every task's connection closes,
+ * so also after an ordinary Delete while the pod's VM runs on: a daemon still serving the group owns its
+ * pod and is left alone, and the pod's share (the VM's 9p export) goes only once no VM of the pod runs.
+ * For a pod sandbox or a task with a VM of its own, the VM is killed and its run files removed.
+ * Prints DeleteResponse.
  */
 export async function shimDelete(flags: ShimFlags): Promise<Uint8Array> {
   const bundle = flags.bundle ?? process.cwd();
@@ -106,18 +130,14 @@ export async function shimDelete(flags: ShimFlags): Promise<Uint8Array> {
   const spec = await readBundleSpec(bundle, `task/${flags.id}`).catch(() => undefined);
   const group = spec ? groupOf(spec, flags.id) : flags.id;
   const share = shareDir(paths, group);
-  if (!spec || kindOf(spec) === 'container') await unmountContainerRoot(bundle, share, flags.id);
-  if (group === flags.id) {
-    const sid = sandboxIdFor(group);
-    for (const p of await readdir('/proc')) {
-      if (!/^\d+$/.test(p)) continue;
-      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.startsWith('qemu-system') && cmd.includes(`\0-name\0sandpod-${sid}\0`)) {
-        try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
-      }
-    }
+  const sid = sandboxIdFor(group);
+  const ownVm = group === flags.id;
+  const daemonServes = await accepts(shimSocketPath(flags.address, flags.namespace, group));
+  if (ownVm) {
+    await killPodVm(sid);
     await rm(sandboxRunDir(paths, sid), { recursive: true, force: true });
   }
-  await removeShare(share).catch(() => undefined);
+  if ((!spec || kindOf(spec) === 'container') && (ownVm || !daemonServes)) await unmountContainerRoot(bundle, share, flags.id);
+  if ((ownVm || !daemonServes) && (await podVmProcesses(sid)).length === 0) await removeShare(share).catch(() => undefined);
   return encodeMessage(deleteResponse, { pid: 0, exit_status: 137, exited_at: timestamp(Date.now()) });
 }

@@ -25,12 +25,17 @@ export type LinuxResources = z.infer<typeof linuxResourcesSchema>;
 
 const specSchema = z.object({
   process: ociProcessSchema,
+  root: z.object({ path: z.string(), readonly: z.boolean().optional() }).passthrough().optional(),
   hostname: z.string().optional(),
   mounts: z.array(z.object({ destination: z.string(), type: z.string().optional(), source: z.string().optional(), options: z.array(z.string()).optional() }).passthrough()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   linux: z.object({
     resources: linuxResourcesSchema.optional(),
     namespaces: z.array(z.object({ type: z.string(), path: z.string().optional() }).passthrough()).optional(),
+    sysctl: z.record(z.string(), z.string()).optional(),
+    devices: z.array(z.object({
+      path: z.string(), type: z.string(), major: z.number().int().optional(), minor: z.number().int().optional(),
+    }).passthrough()).optional(),
   }).passthrough().optional(),
 }).passthrough();
 export type OciSpec = z.infer<typeof specSchema>;

@@ -4,15 +4,17 @@
  * gets its root filesystem bind-mounted into the VM's 9p share. A task created outside CRI (`ctr run`) is
  * a group of its own, in a VM sized from the container's resources.
  */
-import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { failedPrecondition, invalid } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type SandpodPaths } from '../paths.js';
+import { sandboxIdFor } from '../pod-vm-identity.js';
 import { vmSize, type Sandbox, type SandboxRuntime, type VmSize } from '../sandbox/index.js';
+import { isMounted } from '../mounts.js';
 import { runTool } from '../run-tool.js';
-import type { OciMount, OciSpec } from './oci.js';
+import { memoryVolumes, specSysctls, type MountPlan } from './guest-spec.js';
+import type { OciSpec } from './oci.js';
 
 export const CRI = {
   containerType: 'io.kubernetes.cri.container-type',
@@ -37,16 +39,7 @@ export interface PodVm {
 export const groupOf = (spec: OciSpec, id: string): string => spec.annotations?.[CRI.sandboxId] ?? id;
 export const kindOf = (spec: OciSpec): TaskKind => (spec.annotations?.[CRI.containerType] === 'sandbox' ? 'sandbox' : 'container');
 
-/**
- * A sandbox id for a group id: lowercase, and short, because the VM's sockets live under a directory named
- * by it and a unix socket path has at most 107 bytes. CRI's 64-hex ids keep 24 digits; other long ids keep a
- * readable prefix and a hash.
- */
-export function sandboxIdFor(id: string): string {
-  const clean = id.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
-  if (clean.length <= 24) return clean;
-  return /^[0-9a-f]+$/.test(clean) ? clean.slice(0, 24) : `${clean.slice(0, 15)}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
-}
+export { sandboxIdFor };
 
 export const shareDir = (paths: SandpodPaths, group: string): string => join(paths.runRoot, 'shares', sandboxIdFor(group));
 
@@ -74,14 +67,22 @@ export interface PodVmOptions {
   fromTemplate: boolean;
 }
 
+/**
+ * Boots (or restores) the VM for a group, from the spec of its sandbox task (or of a lone task): its size,
+ * network namespace, hostname and sysctls. The spec is checked first, so a pod the VM cannot honour fails
+ * before anything boots.
+ */
 export async function startPodVm(runtime: SandboxRuntime, paths: SandpodPaths, opts: PodVmOptions, group: string, spec: OciSpec, kind: TaskKind, object: string): Promise<PodVm> {
+  const size = podVmSize(spec, kind, object);
+  const sysctls = specSysctls(spec, object);
+  memoryVolumes(spec, object);
   const share = shareDir(paths, group);
   await mkdir(share, { recursive: true });
   const netns = networkNamespace(spec);
   try {
     const sandbox = await runtime.create({
-      id: sandboxIdFor(group), rootfs: share, shared: true, ...podVmSize(spec, kind, object), fromTemplate: opts.fromTemplate,
-      hostname: spec.hostname || sandboxIdFor(group), ...(netns ? { netns } : {}),
+      id: sandboxIdFor(group), rootfs: share, shared: true, ...size, fromTemplate: opts.fromTemplate,
+      hostname: spec.hostname || sandboxIdFor(group), ...(netns ? { netns } : {}), ...(sysctls ? { sysctls } : {}),
     });
     return { id: group, sandbox, share, implicit: kind !== 'sandbox', tasks: new Set() };
   } catch (err) {
@@ -90,23 +91,24 @@ export async function startPodVm(runtime: SandboxRuntime, paths: SandpodPaths, o
   }
 }
 
-const mounted = async (path: string): Promise<boolean> =>
-  (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === path);
-
-/** Destinations the guest provides itself, never host files. */
-const GUEST_OWNED = ['/proc', '/sys', '/dev'];
-
 /**
- * The OCI spec's bind mounts of host files and directories (CRI's /etc/hosts, /etc/resolv.conf, volumes),
- * mounted onto the container's rootfs on the host, so the 9p share carries them into the guest.
+ * The plan's host binds (CRI's /etc/hosts, /etc/resolv.conf, volumes) mounted onto the container's rootfs
+ * on the host, so the 9p share carries them into the guest; and the directories the guest mounts over.
  */
-async function bindSpecMounts(rootfs: string, mounts: OciMount[], id: string): Promise<void> {
-  for (const m of mounts) {
-    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
-    if (!bind || !m.source || GUEST_OWNED.some((d) => m.destination === d || m.destination.startsWith(`${d}/`))) continue;
-    const target = join(rootfs, m.destination);
-    if (!target.startsWith(`${rootfs}/`)) continue;
-    await refuseSymlinks(rootfs, m.destination, id);
+async function bindSpecMounts(rootfs: string, plan: MountPlan, id: string): Promise<void> {
+  const inRootfs = async (destination: string): Promise<string | undefined> => {
+    const target = join(rootfs, destination);
+    if (!target.startsWith(`${rootfs}/`)) return undefined;
+    await refuseSymlinks(rootfs, destination, id);
+    return target;
+  };
+  for (const destination of plan.guestTargets) {
+    const target = await inRootfs(destination);
+    if (target) await mkdir(target, { recursive: true });
+  }
+  for (const m of plan.hostBinds) {
+    const target = await inRootfs(m.destination);
+    if (!target || !m.source) continue;
     const isDir = (await stat(m.source)).isDirectory();
     await mkdir(isDir ? target : dirname(target), { recursive: true });
     if (!isDir) await writeFile(target, '', { flag: 'a' });
@@ -130,12 +132,12 @@ async function refuseSymlinks(rootfs: string, destination: string, id: string): 
  * Mounts containerd's snapshot at <bundle>/rootfs (an empty list: it is already there), binds the spec's
  * host mounts into it, and binds the whole tree into the share as <share>/<id>, where the guest finds it.
  */
-export async function mountContainerRoot(bundle: string, rootMounts: { type: string; source: string; options: string[] }[], specMounts: OciMount[], share: string, id: string): Promise<void> {
+export async function mountContainerRoot(bundle: string, rootMounts: { type: string; source: string; options: string[] }[], plan: MountPlan, share: string, id: string): Promise<void> {
   const rootfs = join(bundle, 'rootfs');
   const target = join(share, id);
   for (const m of rootMounts) await runTool(`task/${id}`, 'mount', ['-t', m.type, ...(m.options.length ? ['-o', m.options.join(',')] : []), m.source, rootfs]);
   try {
-    await bindSpecMounts(rootfs, specMounts, id);
+    await bindSpecMounts(rootfs, plan, id);
     await mkdir(target);
     await runTool(`task/${id}`, 'mount', ['--rbind', rootfs, target]);
   } catch (err) {
@@ -147,7 +149,7 @@ export async function mountContainerRoot(bundle: string, rootMounts: { type: str
 /** Undoes mountContainerRoot, whatever part of it happened; safe to repeat. */
 export async function unmountContainerRoot(bundle: string, share: string, id: string, log?: Logger): Promise<void> {
   for (const path of [join(share, id), join(bundle, 'rootfs')]) {
-    if (await mounted(path)) await runTool(`task/${id}`, 'umount', ['-l', path]).catch((err: unknown) => log?.warn('unmount failed', { path, err }));
+    if (await isMounted(path)) await runTool(`task/${id}`, 'umount', ['-l', path]).catch((err: unknown) => log?.warn('unmount failed', { path, err }));
   }
   await rmdir(join(share, id)).catch(() => undefined);
 }

@@ -5,13 +5,14 @@
  * happen in ttrpc-adapter.ts; this file deals in plain objects.
  */
 import { constants } from 'node:os';
-import { failedPrecondition, notFound, SandpodError } from '../errors.js';
+import { failedPrecondition, isSandpodError, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SandpodPaths } from '../paths.js';
 import type { ContainerLimits, ProcessSpec } from '../protocol/index.js';
 import type { ProcessHandle, SandboxRuntime } from '../sandbox/index.js';
 import { timestamp, type EventPublisher } from './events.js';
 import { parseLinuxResources, parseOciProcess, readBundleSpec, type LinuxResources, type OciProcess, type OciSpec } from './oci.js';
+import { guestContainerSpec, planMounts } from './guest-spec.js';
 import {
   groupOf, kindOf, mountContainerRoot, removeShare, startPodVm, unmountContainerRoot, type PodVm, type PodVmOptions, type TaskKind,
 } from './pods.js';
@@ -114,12 +115,18 @@ export class TaskService {
       throw failedPrecondition(object, `its pod sandbox ${group} is not running in this shim; create the pod sandbox first`);
     }
     if (kind === 'sandbox' && pod) throw new SandpodError('AlreadyExists', `pod sandbox ${group} already has a VM`, { object });
+    // What the container asks of the guest is checked before a VM boots or anything is mounted.
+    const plan = kind === 'container' ? planMounts(spec, object) : undefined;
+    const guest = plan ? guestContainerSpec(spec, plan, object) : undefined;
+    const ownVm = !pod;
     pod ??= await this.startPod(group, spec, kind, object);
     try {
-      if (kind === 'container') {
-        await mountContainerRoot(req.bundle, req.rootfs, spec.mounts ?? [], pod.share, req.id);
+      if (plan && guest) {
+        await mountContainerRoot(req.bundle, req.rootfs, plan, pod.share, req.id);
         try {
-          await pod.sandbox.createContainer({ id: req.id, root: req.id, ...containerLimits(spec.linux?.resources) });
+          // A VM of the container's own already has its sysctls from the same spec.
+          const { sysctls, ...rest } = guest;
+          await pod.sandbox.createContainer({ id: req.id, root: req.id, ...containerLimits(spec.linux?.resources), ...rest, ...(sysctls && !ownVm ? { sysctls } : {}) });
         } catch (err) {
           await unmountContainerRoot(req.bundle, pod.share, req.id, this.log);
           throw err;
@@ -219,9 +226,11 @@ export class TaskService {
 
   async wait(id: string, execId: string): Promise<ExitInfo> { return this.proc(id, execId).exited; }
 
+  /** Signals a process; one that has already exited has nothing left to stop, which is not an error. */
   async kill(id: string, execId: string, signal: number): Promise<void> {
     const t = this.task(id);
     const p = this.proc(id, execId);
+    if (p.status === TaskStatus.Stopped) return;
     if (p.status !== TaskStatus.Running) throw notFound(`task/${id}`, `process ${execId || id} is not running`);
     if (t.kind === 'sandbox' && !execId) {
       // Stopping the pod sandbox stops its VM; a container still in it is reported killed with it.
@@ -229,7 +238,8 @@ export class TaskService {
       await t.pod.sandbox.destroy();
       return;
     }
-    await p.handle?.signal(signalName(signal));
+    // The guest no longer knows a process whose exit is already on its way here.
+    await p.handle?.signal(signalName(signal)).catch((err: unknown) => { if (!isSandpodError(err, 'NotFound')) throw err; });
   }
 
   resize(id: string, execId: string, width: number, height: number): void {

@@ -12,7 +12,7 @@ export type CodeValue = (typeof Code)[keyof typeof Code];
 const byKind: Record<ErrorKind, CodeValue> = {
   NotFound: Code.NotFound, AlreadyExists: Code.AlreadyExists, Conflict: Code.Aborted, Invalid: Code.InvalidArgument,
   Unauthorized: Code.Unauthenticated, Forbidden: Code.PermissionDenied, Expired: Code.OutOfRange, TooLarge: Code.ResourceExhausted,
-  UnsupportedMediaType: Code.InvalidArgument, NotImplemented: Code.Unimplemented, Unavailable: Code.Unavailable,
+  UnsupportedMediaType: Code.InvalidArgument, NotImplemented: Code.Unimplemented, Unavailable: Code.Unavailable, BadGateway: Code.Unavailable,
   Timeout: Code.DeadlineExceeded, FailedPrecondition: Code.FailedPrecondition, Internal: Code.Internal,
 };
 

@@ -5,37 +5,22 @@
  * within its grace period leaving nothing; a killed node agent restarted by `up` adopts the pods; a killed
  * QEMU makes the container restart; `./sandpod down` leaves nothing behind.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { waitUntil } from '../../src/wait.js';
 import { kubectlVersions } from './harness.js';
-import { processesWhere, repoRoot, sandpod } from './helpers.js';
+import { localCluster, type KubectlResult } from './local-cluster.js';
+import { containerProcesses, netnsInode, netnsNames, processesWhere, repoRoot, sandpod } from './helpers.js';
 
-const root = mkdtempSync(join(tmpdir(), 'sandpod-e2e-up-'));
-const tag = randomBytes(2).toString('hex');
-const subnet = `10.246.${parseInt(tag, 16) % 200}.0/24`;
-const bridge = `spu${tag}`;
-const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
-const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
+const frame = localCluster('up', { subnetPrefix: '10.246', bridgePrefix: 'spu' });
+const { root, roots, subnet, kubeconfig } = frame;
 const examples = join(repoRoot, 'examples');
 
-function kubectl(args: string[], input?: string, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = execFile(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
-    });
-    // A command that exits without reading its stdin must not fail the caller with EPIPE.
-    c.stdin?.on('error', () => undefined);
-    c.stdin?.end(input ?? '');
-  });
-}
+const kubectl = (args: string[], input?: string): Promise<KubectlResult> => frame.kubectl(args, input !== undefined ? { input } : {});
 const ok = async (args: string[], input?: string): Promise<string> => {
   const r = await kubectl(args, input);
   assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
@@ -46,25 +31,6 @@ const waitFor = (what: string, check: () => Promise<boolean>, timeoutMs = 120_00
   waitUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 500, onTimeout: () => new Error(`timed out waiting for ${what}`) });
 /** The VMs of the cluster's pods (not template VMs being made). */
 const podVms = (): Promise<number[]> => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(root) && !cmd.includes('\0sandpod-template-'));
-
-before(async () => {
-  const r = await sandpod(['up', ...roots, '--pod-subnet', subnet, '--bridge', bridge], process.env, undefined, 300_000);
-  assert.equal(r.code, 0, `sandpod up failed: ${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /kubeconfig: /);
-});
-
-after(async () => {
-  const r = await sandpod(['down', ...roots], process.env, undefined, 180_000);
-  const left = [
-    ...(await processesWhere((cmd) => cmd.includes(root))).map((p) => `process ${p}`),
-    ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root)).map((l) => `mount ${l.split(' ')[4]}`),
-  ];
-  const links = await new Promise<string>((resolve) => execFile('ip', ['-o', 'link', 'show', bridge], (err, out) => resolve(err ? '' : out)));
-  await rm(root, { recursive: true, force: true });
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(left, [], 'sandpod down left nothing running or mounted');
-  assert.equal(links, '', 'the pod bridge is gone');
-});
 
 test('a plain pod and the AKS VM pod run side by side on different kernels; limits size the VM', async () => {
   await ok(['apply', '-f', join(examples, 'trusted-pod.yaml'), '-f', join(examples, 'untrusted-vm-pod.yaml'), '-f', join(examples, 'vm-pod-limits.yaml')]);
@@ -135,13 +101,17 @@ spec:
 
 test('a killed node agent restarted by `sandpod up` adopts the pods; a killed QEMU restarts the container', async () => {
   const before = await jsonpath('untrusted', '.status.containerStatuses[0].containerID');
+  const port = async (): Promise<string> => ok(['get', 'node', '-o', 'jsonpath={.items[0].status.daemonEndpoints.kubeletEndpoint.Port}']);
+  const oldPort = await port();
   const [agentPid] = await processesWhere((cmd) => cmd.includes('daemon.js\0node\0') && cmd.includes(root));
   assert.ok(agentPid, 'the node agent runs');
   process.kill(agentPid, 'SIGKILL');
   const again = await sandpod(['up', ...roots], process.env, undefined, 120_000);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /started it again/);
-  await new Promise((r) => setTimeout(r, 4000));
+  // The new agent has registered (a new streaming port) and taken over the pod once its status names it Ready.
+  await waitFor('the new agent to register', async () => (await port()) !== oldPort, 30_000);
+  await waitFor('the adopted pod to be reported ready', async () => (await jsonpath('untrusted', '.status.containerStatuses[0].ready')) === 'true', 30_000);
   assert.equal(await jsonpath('untrusted', '.status.containerStatuses[0].containerID'), before, 'the same container runs on');
   assert.equal(await jsonpath('untrusted', '.status.containerStatuses[0].restartCount'), '0');
 
@@ -155,12 +125,17 @@ test('a killed node agent restarted by `sandpod up` adopts the pods; a killed QE
 
 test('deleting a VM pod finishes within its grace period and leaves no VM, netns or mount', async () => {
   const grace = Number(await jsonpath('untrusted', '.spec.terminationGracePeriodSeconds'));
+  // The pods' network namespaces, from their processes (other clusters on this machine have their own).
+  const trustedId = (await jsonpath('trusted', '.status.containerStatuses[0].containerID')).replace('containerd://', '');
+  const pids = [...(await containerProcesses(trustedId)), ...(await podVms())];
+  assert.ok(pids.length >= 2, 'the runc pod\'s processes and the VM pod\'s QEMU are found');
+  const namespaces = new Set(await Promise.all(pids.map(netnsInode)));
+  assert.equal((await netnsNames(namespaces)).length, 2, 'each pod has its network namespace');
   const t0 = Date.now();
   await ok(['delete', 'pod', '--all']);
   const took = (Date.now() - t0) / 1000;
   assert.ok(took <= grace + 10, `deleted in ${took.toFixed(1)} s (grace ${grace} s)`);
   await waitFor('no pods', async () => (await ok(['get', 'pods', '-o', 'name'])).trim() === '', 60_000);
-  const netns = await new Promise<string>((resolve) => execFile('ip', ['netns', 'list'], (_e, out) => resolve(out)));
   assert.deepEqual(await podVms(), [], 'no VM is left');
-  assert.doesNotMatch(netns, /cni-/, 'no pod network namespace is left');
+  assert.deepEqual(await netnsNames(namespaces), [], 'no pod network namespace is left');
 });

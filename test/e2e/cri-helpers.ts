@@ -10,7 +10,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriClient, type ContainerState, type ContainerStatus, type Input, type LinuxContainerResources, type LinuxContainerSecurityContext, type PodSandboxConfig, type PodSandboxStatus } from '../../src/cri/index.js';
+import {
+  CriClient, type ContainerState, type ContainerStatus, type Device, type Input, type LinuxContainerResources, type LinuxContainerSecurityContext, type Mount,
+  type PodSandboxConfig, type PodSandboxStatus,
+} from '../../src/cri/index.js';
 import { busyboxImageArchive, pauseImageArchive, BUSYBOX_IMAGE, type ImageArchive } from '../../src/images/index.js';
 import { createLogger } from '../../src/log.js';
 import { resolvePaths } from '../../src/paths.js';
@@ -107,8 +110,18 @@ async function podNetns(cri: CriClient, id: string): Promise<string> {
   return path;
 }
 
+/** What a test pod may ask of the runtime besides its resources, set on the sandbox config as kubelet does. */
+export interface TestPodOptions {
+  /** The sandbox's security context says privileged (kubelet: any container of the pod is privileged). */
+  privileged?: boolean;
+  /** The pod's namespaced sysctls (`securityContext.sysctls`). */
+  sysctls?: Record<string, string>;
+  /** Pod annotations (containerd passes `sandpod.io/*` to the sandpod-vm runtime). */
+  annotations?: Record<string, string>;
+}
+
 /** RunPodSandbox as kubelet does for a pod on the pod network, with the given runtime handler. */
-export async function runTestPod(ctx: CriTestContext, name: string, runtimeHandler: RuntimeHandler, resources?: Input<LinuxContainerResources>): Promise<TestPod> {
+export async function runTestPod(ctx: CriTestContext, name: string, runtimeHandler: RuntimeHandler, resources?: Input<LinuxContainerResources>, opts: TestPodOptions = {}): Promise<TestPod> {
   const uid = randomUUID();
   const logDirectory = join(ctx.base, 'pods', uid);
   await mkdir(logDirectory, { recursive: true });
@@ -117,10 +130,12 @@ export async function runTestPod(ctx: CriTestContext, name: string, runtimeHandl
     hostname: name,
     log_directory: logDirectory,
     labels: { 'sandpod.test/pod': name },
+    annotations: opts.annotations ?? {},
     linux: {
       cgroup_parent: ctx.containerd.cri?.cgroupParent ?? '',
       ...(resources ? { resources } : {}),
-      security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+      sysctls: opts.sysctls ?? {},
+      security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, privileged: opts.privileged ?? false },
     },
   };
   const { pod_sandbox_id: id } = await ctx.cri.runPodSandbox({ config, runtime_handler: runtimeHandler });
@@ -148,10 +163,14 @@ export interface TestContainerSpec {
   attempt?: number;
   /** Relative to the pod's log directory. Default `<name>.log`. */
   logPath?: string;
+  /** Volumes, as kubelet sends them: a host path at a container path. */
+  mounts?: Input<Mount>[];
+  devices?: Input<Device>[];
+  annotations?: Record<string, string>;
 }
 
-/** CreateContainer + StartContainer in a pod; resolves when ContainerStatus says running. */
-export async function startTestContainer(ctx: CriTestContext, pod: TestPod, spec: TestContainerSpec): Promise<string> {
+/** CreateContainer in a pod (not started). */
+export async function createTestContainer(ctx: CriTestContext, pod: TestPod, spec: TestContainerSpec): Promise<string> {
   const { container_id: id } = await ctx.cri.createContainer({
     pod_sandbox_id: pod.id,
     sandbox_config: pod.config,
@@ -164,12 +183,21 @@ export async function startTestContainer(ctx: CriTestContext, pod: TestPod, spec
       stdin: spec.stdin ?? false,
       tty: spec.tty ?? false,
       log_path: spec.logPath ?? `${spec.name}.log`,
+      mounts: spec.mounts ?? [],
+      devices: spec.devices ?? [],
+      annotations: spec.annotations ?? {},
       linux: {
         security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, ...spec.securityContext },
         ...(spec.resources ? { resources: spec.resources } : {}),
       },
     },
   });
+  return id;
+}
+
+/** CreateContainer + StartContainer in a pod; resolves when ContainerStatus says running (or already exited). */
+export async function startTestContainer(ctx: CriTestContext, pod: TestPod, spec: TestContainerSpec): Promise<string> {
+  const id = await createTestContainer(ctx, pod, spec);
   await ctx.cri.startContainer({ container_id: id });
   await waitContainerState(ctx.cri, id, ['CONTAINER_RUNNING', 'CONTAINER_EXITED']);
   return id;

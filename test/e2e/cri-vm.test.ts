@@ -4,7 +4,7 @@
  * the host reaches it, ExecSync works, a QEMU killed from outside ends the containers non-zero, and
  * StopPodSandbox + RemovePodSandbox leave no QEMU, tap, netns, mount or socket behind.
  */
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
@@ -16,9 +16,9 @@ import { waitUntil } from '../../src/wait.js';
 import { criTestContext, runTestPod, startTestContainer, waitContainerState, type TestPod } from './cri-helpers.js';
 import { processesWhere, shimEnvironment } from './helpers.js';
 
+// Ready before the frame's hooks run (root-level hooks do not wait for each other).
 const roots = mkdtempSync(join(tmpdir(), 'sandpod-e2e-cri-vm-roots-'));
-const env: NodeJS.ProcessEnv = {};
-before(async () => { Object.assign(env, await shimEnvironment(roots)); });
+const env = await shimEnvironment(roots);
 const ctx = criTestContext('cri-vm', { env });
 after(() => rm(roots, { recursive: true, force: true }));
 

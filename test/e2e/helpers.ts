@@ -3,7 +3,7 @@
  * check that every test file ends with. The guest image cache is shared (it is a cache, keyed by content).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, rm, readFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,3 +115,29 @@ export function sandboxTestContext(name: string, beforeCheck?: (ctx: SandboxTest
   });
   return ctx;
 }
+
+/** The inode of a process's network namespace. */
+export async function netnsInode(pid: number): Promise<number> {
+  return (await stat(`/proc/${pid}/ns/net`)).ino;
+}
+
+/** Names under /run/netns of the network namespaces with these inodes (what `ip netns list` would show of them). */
+export async function netnsNames(inodes: ReadonlySet<number>): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of await readdir('/run/netns').catch(() => [])) {
+    const ino = (await stat(join('/run/netns', n)).catch(() => undefined))?.ino;
+    if (ino !== undefined && inodes.has(ino)) out.push(n);
+  }
+  return out;
+}
+
+/** The processes of a container, found by its id in their cgroup path (runc pods under containerd). */
+export async function containerProcesses(containerId: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    if ((await readFile(`/proc/${p}/cgroup`, 'utf8').catch(() => '')).includes(containerId)) pids.push(Number(p));
+  }
+  return pids;
+}
+

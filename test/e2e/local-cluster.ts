@@ -18,13 +18,19 @@ import { processesWhere, sandpod } from './helpers.js';
 export interface KubectlResult { code: number; stdout: string; stderr: string }
 
 export interface LocalCluster {
+  /** The test file's temporary directory: the cluster's state and run roots, and whatever else the test writes. */
   root: string;
   kubeconfig: string;
   subnet: string;
   bridge: string;
   /** `--state-dir … --run-dir …` for further `./sandpod` calls on this cluster. */
   roots: string[];
-  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number; version?: string }): Promise<KubectlResult>;
+  /** Resolves once `./sandpod up` has succeeded (node:test runs a file's top-level before hooks concurrently). */
+  up: Promise<void>;
+  /** kubectl's arguments for this cluster (its kubeconfig, a cache of its own), then `args`. */
+  kubectlArgs(args: string[]): string[];
+  /** Runs kubectl on this cluster: 1.32 unless a `version` (a key of kubectlVersions) or a `binary` is given. */
+  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number; version?: string; binary?: string }): Promise<KubectlResult>;
   /** kubectl that must succeed; its stdout. */
   ok(args: string[], input?: string): Promise<string>;
   jsonpath(kind: string, name: string, path: string): Promise<string>;
@@ -41,25 +47,33 @@ export function execText(file: string, args: string[]): Promise<{ code: number; 
   }));
 }
 
-/** Starts a cluster before the file's tests and takes it down after them, checking that nothing is left. */
-export function localCluster(name: string): LocalCluster {
+/**
+ * Starts a cluster before the file's tests and takes it down after them, checking that nothing is left. Each
+ * file gets a pod subnet (`<subnetPrefix>.N.0/24`) and bridge (`<bridgePrefix><hex>`) of its own.
+ */
+export function localCluster(name: string, opts: { subnetPrefix?: string; bridgePrefix?: string } = {}): LocalCluster {
   const root = mkdtempSync(join(tmpdir(), `sandpod-e2e-${name}-`));
   const tag = randomBytes(2).toString('hex');
-  const subnet = `10.247.${parseInt(tag, 16) % 200}.0/24`;
-  const bridge = `spt${tag}`;
+  const subnet = `${opts.subnetPrefix ?? '10.247'}.${parseInt(tag, 16) % 200}.0/24`;
+  const bridge = `${opts.bridgePrefix ?? 'spt'}${tag}`;
   const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
   const kubeconfig = join(root, 'state', 'clusters', 'default', 'kubeconfig');
-  const kubectl: LocalCluster['kubectl'] = (args, opts = {}) => new Promise((resolve) => {
-    const binary = kubectlVersions[opts.version ?? '1.32'] ?? kubectlVersions['1.32']!;
-    const c = execFile(binary, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+  const kubectlArgs = (args: string[]): string[] => ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args];
+  let started: () => void = () => undefined;
+  let failed: (err: unknown) => void = () => undefined;
+  const up = new Promise<void>((resolve, reject) => { started = resolve; failed = reject; });
+  up.catch(() => undefined);
+  const kubectl: LocalCluster['kubectl'] = (args, o = {}) => new Promise((resolve) => {
+    const binary = o.binary ?? kubectlVersions[o.version ?? '1.32'] ?? kubectlVersions['1.32']!;
+    const c = execFile(binary, kubectlArgs(args), { timeout: o.timeoutMs ?? 300_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
     });
     // A command that exits without reading its stdin must not fail the caller with EPIPE.
     c.stdin?.on('error', () => undefined);
-    c.stdin?.end(opts.input ?? '');
+    c.stdin?.end(o.input ?? '');
   });
   const cluster: LocalCluster = {
-    root, kubeconfig, subnet, bridge, roots, kubectl,
+    root, kubeconfig, subnet, bridge, roots, up, kubectlArgs, kubectl,
     ok: async (args, input) => {
       const r = await kubectl(args, input === undefined ? {} : { input });
       assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
@@ -77,8 +91,15 @@ export function localCluster(name: string): LocalCluster {
     podVms: () => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(root) && !cmd.includes('\0sandpod-template-')),
   };
   before(async () => {
-    const r = await sandpod(['up', ...roots, '--pod-subnet', subnet, '--bridge', bridge], process.env, undefined, 300_000);
-    assert.equal(r.code, 0, `sandpod up failed: ${r.stdout}\n${r.stderr}`);
+    try {
+      const r = await sandpod(['up', ...roots, '--pod-subnet', subnet, '--bridge', bridge], process.env, undefined, 300_000);
+      assert.equal(r.code, 0, `sandpod up failed: ${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /kubeconfig: /);
+      started();
+    } catch (err) {
+      failed(err);
+      throw err;
+    }
   });
   after(async () => {
     const r = await sandpod(['down', ...roots], process.env, undefined, 180_000);

@@ -175,7 +175,7 @@ test('a restarted agent adopts running pods; deleting a pod removes its sandbox'
   const before = await cluster.client.get(podPath('plain'));
   await agent.stop();
   agent = await startAgent();
-  await new Promise((r) => setTimeout(r, 3000));
+  await agent.settled();
   const after = await cluster.client.get(podPath('plain'));
   assert.equal(containerStatus(after)['containerID'], containerStatus(before)['containerID'], 'the same container, not a new one');
   assert.equal(containerStatus(after)['restartCount'], 0);

@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { WebSocket } from 'ws';
 import type { CriClient } from '../../src/cri/index.js';
 import { createLogger } from '../../src/log.js';
-import { NodeStreamingServer, type ContainerLocator, type LocatedContainer } from '../../src/node/streaming/index.js';
+import { NodeStreamingServer, type ContainerLocator, type LocatedContainer, type LocatedPod } from '../../src/node/streaming/index.js';
+import { RuntimePortForwardTarget } from '../../src/node/streaming/port-forward-targets.js';
 import { waitUntil } from '../../src/wait.js';
 import { criTestContext, runTestPod, startTestContainer, waitContainerState, type TestContainerSpec, type TestPod } from './cri-helpers.js';
 import { kubectlVersions, startCluster, type TestCluster } from './harness.js';
@@ -35,6 +36,14 @@ class CriLabelLocator implements ContainerLocator {
     if (!chosen) return undefined;
     const { status } = await this.cri.containerStatus({ container_id: chosen.id });
     return status ? { containerId: chosen.id, logPath: status.log_path, running: status.state === 'CONTAINER_RUNNING' } : undefined;
+  }
+
+  async locatePod(ns: string, pod: string): Promise<LocatedPod | undefined> {
+    const { items } = await this.cri.listPodSandbox({});
+    const sandbox = items.find((s) => s.metadata?.namespace === ns && s.metadata.name === pod);
+    if (!sandbox) return undefined;
+    const { status } = await this.cri.podSandboxStatus({ pod_sandbox_id: sandbox.id });
+    return { sandboxId: sandbox.id, ready: sandbox.state === 'SANDBOX_READY', podIP: status?.network?.ip || undefined, runtimeHandler: sandbox.runtime_handler };
   }
 }
 
@@ -228,6 +237,43 @@ describe('the node streaming server on CRI containerd', () => {
     const plain = await fetch(`${base}/exec/${namespace}/${podName}/shell?${command('true')}&stdout=true`);
     assert.equal(plain.status, 400);
     assert.match(await plain.text(), /needs a WebSocket upgrade with subprotocol v5\.channel\.k8s\.io/);
+  });
+
+  test('port-forward to a runc pod goes through containerd: servers on the pod\'s localhost too, errors on the error stream', async () => {
+    await start({ name: 'web', command: ['sh', '-c', 'mkdir -p /www && echo from-the-pod > /www/index.html && httpd -p 127.0.0.1:8081 -h /www && exec httpd -f -p 8080 -h /www'] });
+    const target = await RuntimePortForwardTarget.open(`${base}/portForward/${namespace}/${podName}`, 'the test pod');
+    try {
+      let request = 0;
+      const get = async (port: number): Promise<{ response: string; errors: string }> => {
+        const { data, errors } = await target.connect(port, String(request++));
+        const collect = (s: NodeJS.ReadableStream): Promise<string> => new Promise((resolve) => {
+          let text = '';
+          s.on('data', (c: Buffer) => { text += c.toString(); });
+          s.on('end', () => resolve(text));
+          s.on('close', () => resolve(text));
+        });
+        const out = Promise.all([collect(data), errors ? collect(errors) : '']);
+        data.write('GET /index.html HTTP/1.0\r\n\r\n');
+        const [response, errorText] = await out;
+        return { response, errors: errorText };
+      };
+      const served = await waitUntil(async () => {
+        const r = await get(8080);
+        return r.response.includes('from-the-pod') ? r : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 200, onTimeout: () => new Error('httpd in the runc pod never answered through port-forward') });
+      assert.match(served.response, /^HTTP\/1\.[01] 200 OK/);
+      assert.equal(served.errors, '');
+      assert.match((await get(8081)).response, /from-the-pod/, 'the runtime dials localhost inside the pod\'s network namespace');
+      const refused = await get(9);
+      assert.equal(refused.response, '');
+      assert.match(refused.errors, /localhost:9/, 'containerd\'s reason, relayed');
+    } finally {
+      target.close();
+    }
+    const unknown = await fetch(`${base}/portForward/${namespace}/nonesuch`);
+    assert.equal(unknown.status, 400, 'without an upgrade');
+    assert.match(await unknown.text(), /needs a SPDY\/3\.1 upgrade/);
+    await assert.rejects(RuntimePortForwardTarget.open(`${base}/portForward/${namespace}/nonesuch`, 'nonesuch'), /HTTP 404.*pod sandpod-e2e\/nonesuch is not known on this node/);
   });
 
   /** The API server with a Node advertising this streaming server, and the CRI pod as a Pod bound to it. */

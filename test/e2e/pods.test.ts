@@ -8,8 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { netnsInode, netnsNames } from './helpers.js';
 import { localCluster } from './local-cluster.js';
 
 const c = localCluster('pods');
@@ -55,7 +55,7 @@ spec:
   containers:
   - name: app
     image: busybox
-    command: [sh, -c, 'printenv GREETING > /work/app.txt; echo "$(COLOR)" > /work/cmd.txt; echo app > /mem/app.txt; exec sleep 100000']
+    command: [sh, -c, 'echo "$GREETING" > /work/app.txt; echo "$(COLOR)" > /work/cmd.txt; echo app > /mem/app.txt; exec sleep 100000']
     env:
     - {name: COLOR, valueFrom: {configMapKeyRef: {name: settings, key: color}}}
     - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}
@@ -99,7 +99,7 @@ test('volumes and environment in a runc pod and a VM pod: shared by init and app
     }
     assert.equal(await exec(pod, 'app', 'cat /cfg/color /sec/password /all/colour /all/password /all/name'), `bluehunter2bluehunter2${pod}`);
     assert.match(await exec(pod, 'app', 'cat /info/labels'), /app="vols"/);
-    assert.match(await exec(pod, 'app', 'stat -c %a /sec/..data/password'), /^4[0-4]0$/, `${pod}: defaultMode 0400 (+ group read for fsGroup)`);
+    assert.match((await exec(pod, 'app', 'stat -c %a /sec/..data/password')).trim(), /^4[0-4]0$/, `${pod}: defaultMode 0400 (+ group read for fsGroup)`);
     assert.match(await exec(pod, 'app', 'id -G'), /\b2000\b.*\b3000\b|\b3000\b.*\b2000\b/, `${pod}: fsGroup and supplementalGroups`);
     assert.equal((await exec(pod, 'side', 'cat /shared/init.txt /sub/file /etc/color; cat /mem/app.txt')).trim(), 'from-init\nin-sub\nblueapp');
     const ro = await c.kubectl(['exec', pod, '-c', 'side', '--', 'sh', '-c', 'echo x > /shared/nope']);
@@ -217,19 +217,14 @@ spec:
   assert.equal(vms.length, 1, 'the pod has its VM');
   const vm = vms[0]!;
   // The pod's network namespace (QEMU runs in it) and its share (QEMU serves it over 9p), from the VM itself.
-  const nsInode = (await stat(`/proc/${vm}/ns/net`)).ino;
-  const netnsFiles = async (): Promise<string[]> => {
-    const out: string[] = [];
-    for (const n of await readdir('/run/netns').catch(() => [])) if ((await stat(join('/run/netns', n)).catch(() => undefined))?.ino === nsInode) out.push(n);
-    return out;
-  };
-  assert.equal((await netnsFiles()).length, 1, 'the pod has its network namespace');
+  const namespaces = new Set([await netnsInode(vm)]);
+  assert.equal((await netnsNames(namespaces)).length, 1, 'the pod has its network namespace');
   const share = /path=([^,\0]*\/shares\/[^,\0]+)/.exec(await readFile(`/proc/${vm}/cmdline`, 'utf8'))?.[1];
   assert.ok(share, 'the VM serves the pod share');
   const r = await c.kubectl(['delete', 'pod', 'forced', '--grace-period=0', '--force']);
   assert.equal(r.code, 0, r.stderr);
   const t0 = Date.now();
   await c.waitFor('the VM, its netns and its share to go', async () =>
-    !(await c.podVms()).includes(vm) && (await netnsFiles()).length === 0 && !(await stat(share).catch(() => undefined)), 30_000);
+    !(await c.podVms()).includes(vm) && (await netnsNames(namespaces)).length === 0 && !(await stat(share).catch(() => undefined)), 30_000);
   process.stdout.write(`# force-deleted VM pod gone from the node after ${Date.now() - t0} ms\n`);
 });

@@ -2,10 +2,15 @@
  * A test double of a node agent: registers a Ready Node advertising its agent address, marks pods bound to it
  * Running, confirms their graceful deletion, and serves the node-side streaming contract (docs/node-streaming.md)
  * with canned behaviour: `echo ARGS`, `cat` (stdin echoed until the client closes it), `exit N`, and logs.
+ * Port-forward is the node agent's own SPDY server, with every pod's ports on this machine's loopback.
  */
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Informer, isRecord, type KubeClient, type KubeObject } from '../../src/kube/index.js';
+import { createLogger, nullSink } from '../../src/log.js';
+import { PodAddressTarget } from '../../src/node/streaming/port-forward-targets.js';
+import { portForwardProtocol, servePortForward } from '../../src/node/streaming/port-forward.js';
 
 export interface TestNodeOptions {
   labels?: Record<string, string>;
@@ -65,6 +70,7 @@ export class TestNode {
   private informer: Informer | undefined;
   /** Requests the agent received, for assertions. */
   readonly requests: string[] = [];
+  private readonly portForwards = new Set<Socket>();
 
   constructor(private readonly client: KubeClient, readonly name: string, private readonly opts: TestNodeOptions = {}) {}
 
@@ -93,9 +99,17 @@ export class TestNode {
       }, 50);
       res.on('close', () => clearInterval(t));
     });
-    this.server.on('upgrade', (req, socket, head) => {
+    this.server.on('upgrade', (req, socket: Socket, head: Buffer) => {
       this.requests.push(req.url ?? '');
       const url = new URL(req.url ?? '/', 'http://node');
+      if (url.pathname.startsWith('/portForward/')) {
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${portForwardProtocol}\r\n\r\n`);
+        this.portForwards.add(socket);
+        socket.once('close', () => this.portForwards.delete(socket));
+        const object = `pod ${url.pathname.split('/').slice(2).join('/')}`;
+        void servePortForward(socket, head, new PodAddressTarget('127.0.0.1', object), { object, log: createLogger('test-node', nullSink) });
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         ws.send(channel(1, ''));
         const inbox = new Inbox(ws);
@@ -159,6 +173,7 @@ export class TestNode {
   async stop(): Promise<void> {
     this.informer?.stop();
     for (const ws of this.wss.clients) ws.terminate();
+    for (const socket of this.portForwards) socket.destroy();
     this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }

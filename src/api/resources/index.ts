@@ -2,6 +2,7 @@
 import { configMaps } from './configmaps.js';
 import { events } from './events.js';
 import { leases } from './leases.js';
+import { nodeMetrics, podMetrics } from './metrics.js';
 import { namespaces } from './namespaces.js';
 import { networkPolicies } from './networkpolicies.js';
 import { nodes } from './nodes.js';
@@ -14,8 +15,11 @@ import { serviceAccounts } from './serviceaccounts.js';
 
 export const allResources: readonly ResourceDef[] = [
   pods, namespaces, nodes, events, configMaps, secrets, serviceAccounts, leases, runtimeClasses, networkPolicies,
-  selfSubjectAccessReviews, selfSubjectReviews,
+  selfSubjectAccessReviews, selfSubjectReviews, nodeMetrics, podMetrics,
 ];
+
+/** The resources kept in etcd: all but the computed ones. */
+export const storedResources: readonly ResourceDef[] = allResources.filter((r) => !r.computed);
 
 /** The resource served at group/version/plural, if any. */
 export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {

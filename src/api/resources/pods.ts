@@ -148,6 +148,7 @@ export const pods: ResourceDef = {
     { name: 'log', kind: 'Pod', verbs: ['get'] },
     { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'attach', kind: 'PodAttachOptions', verbs: ['create', 'get'] },
+    { name: 'portforward', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
   ],
   schema: objectSchema({ spec: podSpecSchema.optional(), status: z.unknown().optional() }),
   validate: validatePod,

@@ -68,6 +68,11 @@ export interface ResourceDef {
    * and create is the only verb.
    */
   review?(obj: KubeObject): KubeObject;
+  /**
+   * For computed resources (metrics.k8s.io): never stored; a ComputedResource registered with the API server
+   * answers get and list on request, and every other verb is refused.
+   */
+  computed?: true;
   /** Whether status is a subresource: main updates keep the stored status, status updates keep everything else. */
   hasStatus: boolean;
 }
@@ -93,8 +98,10 @@ export interface DeleteOptions {
 
 export const storedVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
+export const computedVerbs = ['get', 'list'];
+
 /** The verbs a resource serves. */
-export const verbsOf = (def: Pick<ResourceDef, 'review'>): string[] => (def.review ? ['create'] : storedVerbs);
+export const verbsOf = (def: Pick<ResourceDef, 'review' | 'computed'>): string[] => (def.review ? ['create'] : def.computed ? computedVerbs : storedVerbs);
 
 export const apiVersionOf = (def: Pick<ResourceDef, 'group' | 'version'>): string => (def.group ? `${def.group}/${def.version}` : def.version);
 

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GuestMessage } from '../../protocol/index.js';
-import { GuestAgent } from './agent.js';
+import { GuestAgent, signalProcess } from './agent.js';
 
 function agent() {
   const sent: GuestMessage[] = [];
@@ -28,4 +29,12 @@ test('requests in the wrong state or for unknown processes fail with their kind,
   assert.deepEqual(sent.map((m) => (m.type === 'failure' ? [m.id, m.error.kind] : m.type)), [
     [2, 'FailedPrecondition'], [3, 'NotFound'], [4, 'Invalid'],
   ]);
+});
+
+test('a signal to a process that has already exited is not an error; a signal the system refuses is', async () => {
+  const child = spawn('true');
+  await new Promise((r) => child.once('exit', r));
+  const gone = child.pid as number;
+  assert.doesNotThrow(() => signalProcess(gone, 'SIGKILL', 'process p'));
+  assert.throws(() => signalProcess(process.pid, 'SIGNOPE', 'process p'), (e: Error & { kind?: string }) => e.kind === 'Invalid' && /SIGNOPE to process p/.test(e.message));
 });

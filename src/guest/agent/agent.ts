@@ -17,6 +17,7 @@ import { findExecutable, isDirectoryInRoot } from './resolve.js';
 import { capabilityMask } from './capabilities.js';
 import { Containers, type Container } from './containers.js';
 import { networkCommands } from './network.js';
+import { applySysctls } from './sysctls.js';
 
 /** Where the host's entropy waits for the reseed tool during setup (tmpfs, removed right after). */
 const ENTROPY_FILE = '/run/sandpod-entropy';
@@ -116,6 +117,7 @@ export class GuestAgent {
     if (!msg.shared) commands.push(['sh', PREPARE_ROOT_SCRIPT, SANDBOX_ROOT]);
     const network = msg.network ? await networkCommands(msg.network) : undefined;
     await runCommands([...commands, ...(network?.commands ?? [])]);
+    if (msg.sysctls) await applySysctls(msg.sysctls);
     this.rootReady = true;
     return network ? { device: network.device } : {};
   }
@@ -190,18 +192,27 @@ export class GuestAgent {
   private signal(id: string, signal: string): unknown {
     const p = this.procs.get(id);
     if (!p) throw new SandpodError('NotFound', `process ${id} is not running`);
-    try {
-      // The process itself is sandpod-spawn's child; spawn only forwards signals, and SIGKILL cannot be forwarded.
-      process.kill(spawnedChild(p.pid) ?? p.pid, signal as NodeJS.Signals);
-    } catch (err) {
-      throw new SandpodError('Invalid', `cannot send ${signal} to process ${id}: ${describeError(err)}`);
-    }
+    // The process itself is sandpod-spawn's child; spawn only forwards signals, and SIGKILL cannot be forwarded.
+    signalProcess(spawnedChild(p.pid) ?? p.pid, signal, `process ${id}`);
     return {};
   }
 
   private powerOff(): void {
     // Give the reply a moment to reach the host, then power off (microvm: ACPI S5, QEMU exits).
     setTimeout(() => { spawn(BUSYBOX, ['poweroff', '-f'], { stdio: 'ignore' }); }, 100);
+  }
+}
+
+/**
+ * Sends `signal` to `pid`. A process that has already exited (ESRCH: its exit is on its way to the host) is
+ * not an error: a stop that races the process's own end has nothing left to do.
+ */
+export function signalProcess(pid: number, signal: string, what: string): void {
+  try {
+    process.kill(pid, signal as NodeJS.Signals);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
+    throw new SandpodError('Invalid', `cannot send ${signal} to ${what}: ${describeError(err)}`);
   }
 }
 

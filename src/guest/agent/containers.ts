@@ -1,14 +1,17 @@
 /**
- * The containers of a pod inside its VM: each has a root below the 9p share (made ready with /proc, /sys
- * and /dev), a cgroup with its limits, and, once its first process runs, namespaces later processes join.
+ * The containers of a pod inside its VM: each has a root below the 9p share, made a mount of its own (so it
+ * can be read-only and everything below it goes with it) and ready with /proc, /sys and /dev; the mounts
+ * its spec asks of the guest (pod memory volumes, writable volumes under a read-only root); a cgroup with its
+ * limits; and, once its first process runs, namespaces later processes join.
  */
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { SandpodError } from '../../errors.js';
-import type { ContainerLimits, ContainerSpec, ContainerStats } from '../../protocol/index.js';
-import { runTool } from '../../run-tool.js';
+import type { ContainerLimits, ContainerSpec, ContainerStats, GuestMount } from '../../protocol/index.js';
 import { runCommands } from './commands.js';
-import { BUSYBOX, CGROUP_ROOT, PREPARE_ROOT_SCRIPT, SANDBOX_ROOT } from '../layout.js';
+import { applySysctls } from './sysctls.js';
+import { MemoryVolumes, type MemoryMount } from './volumes.js';
+import { CGROUP_ROOT, GUEST_DEVICE_NODES, PREPARE_ROOT_SCRIPT, SANDBOX_ROOT } from '../layout.js';
 
 export interface Container {
   id: string;
@@ -32,11 +35,21 @@ async function setLimits(c: Container, l: ContainerLimits): Promise<void> {
   }
 }
 
-/** Mount points prepare-root makes inside a root, innermost first (the order to unmount them). */
-const ROOT_MOUNTS = ['dev/shm', 'dev/pts', 'dev', 'sys', 'proc'];
+/** Lazily detaches a container's root mount, and with it every mount below it. */
+/** Where a container's own /dev (as it came over 9p) is kept in view while its /dev tmpfs is made. */
+const DEV_VIEWS = '/run/sandbox/dev-views';
+/**
+ * `bind-dev SOURCE TARGET`: binds a host file or directory that came over 9p onto the container's /dev tmpfs,
+ * making the mount point (a file for a file) first.
+ */
+const BIND_DEV_ENTRY = 'set -e; if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}"; [ -e "$2" ] || : > "$2"; fi; mount -o bind "$1" "$2"';
+
+const detachRoot = (root: string): Promise<void> => runCommands([['sh', '-c', 'umount -l "$1" 2>/dev/null || true', 'umount', root]]);
 
 export class Containers {
   private readonly byId = new Map<string, Container>();
+
+  constructor(private readonly volumes = new MemoryVolumes()) {}
 
   get(id: string): Container {
     const c = this.byId.get(id);
@@ -49,11 +62,43 @@ export class Containers {
   async create(spec: ContainerSpec): Promise<Container> {
     if (this.byId.has(spec.id)) throw new SandpodError('AlreadyExists', `container ${spec.id} already exists`);
     const root = posix.join(SANDBOX_ROOT, spec.root);
-    const cgroup = posix.join(CGROUP_ROOT, `ctr-${spec.id}`);
-    await runTool('guest', BUSYBOX, ['sh', PREPARE_ROOT_SCRIPT, root]);
-    await mkdir(cgroup);
-    const c: Container = { id: spec.id, root, cgroup };
-    await setLimits(c, spec);
+    const c: Container = { id: spec.id, root, cgroup: posix.join(CGROUP_ROOT, `ctr-${spec.id}`) };
+    if (spec.sysctls) await applySysctls(spec.sysctls);
+    const mounts = spec.mounts ?? [];
+    const sources = new Map<MemoryMount, { path: string; close(): Promise<void> }>();
+    const at = (destination: string): string => posix.join(root, destination);
+    try {
+      for (const m of mounts) if (m.kind === 'memory') sources.set(m, await this.volumes.open(m));
+      // Host files bound below the root's /dev came over 9p; the /dev tmpfs will cover them: keep a view first.
+      const devView = mounts.some((m) => m.kind === 'dev') ? posix.join(DEV_VIEWS, spec.id) : undefined;
+      const mount = (m: GuestMount): string[][] => {
+        switch (m.kind) {
+          case 'writable': return [['mount', '-o', 'bind', at(m.destination), at(m.destination)]];
+          case 'memory': return [['mount', '-o', 'bind', sources.get(m)?.path ?? '', at(m.destination)], ...(m.readonly ? [['mount', '-o', 'remount,bind,ro', at(m.destination)]] : [])];
+          case 'dev': return [
+            ['sh', '-c', BIND_DEV_ENTRY, 'bind-dev', posix.join(devView ?? '', m.destination.slice('/dev/'.length)), at(m.destination)],
+            ...(m.readonly ? [['mount', '-o', 'remount,bind,ro', at(m.destination)]] : []),
+          ];
+        }
+      };
+      await runCommands([
+        ['mount', '-o', 'bind', root, root],
+        ...(devView ? [['mkdir', '-p', devView], ['mount', '-o', 'bind', at('/dev'), devView]] : []),
+        ['sh', PREPARE_ROOT_SCRIPT, root, ...(spec.writableSysfs ? ['--sys-rw'] : []), ...(spec.devices ?? []).map((d) => GUEST_DEVICE_NODES[d])],
+        ...mounts.flatMap(mount),
+        ...(devView ? [['umount', '-l', devView], ['rmdir', devView]] : []),
+        ...(spec.readonlyRoot ? [['mount', '-o', 'remount,bind,ro', root]] : []),
+      ]);
+      for (const m of sources.keys()) await this.volumes.verify(m, at(m.destination));
+      await mkdir(c.cgroup);
+      await setLimits(c, spec);
+    } catch (err) {
+      await detachRoot(root);
+      await rmdir(c.cgroup).catch(() => undefined);
+      throw err;
+    } finally {
+      for (const source of sources.values()) await source.close();
+    }
     this.byId.set(spec.id, c);
     return c;
   }
@@ -61,7 +106,7 @@ export class Containers {
   /** New limits for a container's cgroup (CRI's UpdateContainerResources). */
   update(id: string, limits: ContainerLimits): Promise<void> { return setLimits(this.get(id), limits); }
 
-  /** Kills whatever still runs in the container, unmounts what prepare-root mounted and removes the cgroup. */
+  /** Kills whatever still runs in the container, detaches its root (and all mounted below) and removes the cgroup. */
   async remove(id: string): Promise<void> {
     const c = this.get(id);
     await writeFile(posix.join(c.cgroup, 'cgroup.kill'), '1').catch(() => undefined);
@@ -70,7 +115,7 @@ export class Containers {
       if (procs.trim() === '') break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    await runCommands(ROOT_MOUNTS.map((m) => ['sh', '-c', 'umount -l "$1" 2>/dev/null || true', 'umount', posix.join(c.root, m)]));
+    await detachRoot(c.root);
     await rmdir(c.cgroup).catch((err: Error) => { throw new SandpodError('Internal', `container ${id}: cannot remove its cgroup: ${err.message}`); });
     this.byId.delete(id);
   }

@@ -12,8 +12,9 @@ import { GUEST_MODULES } from '../layout.js';
 import { cachedDir, fileIdentity, hashKey } from './cache.js';
 import { buildInitramfs } from './initramfs.js';
 import { ensureVmlinux, findKernel, indexModules } from './kernel.js';
+import { MODULE_TABLES_VERSION, ON_DEMAND_MODULES } from './modules.js';
 import { buildRuntimeImage } from './runtime-image.js';
-import { initScript, mountRootfsScript, prepareRootScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
+import { initScript, modprobeScript, mountRootfsScript, prepareRootScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface GuestImage {
   kernelRelease: string;
@@ -51,7 +52,8 @@ export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImag
   const vmlinux = await ensureVmlinux(cache, kernel);
 
   const initKey = hashKey([
-    kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(), prepareRootScript(), JSON.stringify([SANDBOX_DEVICES, SANDBOX_DEV_LINKS]),
+    kernel.release, GUEST_MODULES.join(','), initScript(), mountRootfsScript(), prepareRootScript(), modprobeScript(),
+    JSON.stringify([SANDBOX_DEVICES, SANDBOX_DEV_LINKS]),
     await fileIdentity(inputs.busybox),
     await readFile(inputs.reseedSource),
     await readFile(inputs.spawnSource),
@@ -63,10 +65,11 @@ export async function ensureGuestImage(paths: SandpodPaths, inputs = defaultImag
     await buildInitramfs({ ...inputs, modules: await indexModules(kernel.modulesDir) }, join(out, 'initramfs.cpio'), scratch);
   });
 
-  const rtKey = hashKey([await fileIdentity(inputs.node)]);
+  const rtKey = hashKey([await fileIdentity(inputs.node), kernel.release, ON_DEMAND_MODULES.join(','), String(MODULE_TABLES_VERSION)]);
   const runtime = await cachedDir(cache, 'runtime', rtKey, async (out, scratch) => {
-    progress('building the guest runtime image (Node)');
-    await buildRuntimeImage(inputs, join(out, 'runtime.sqfs'), scratch);
+    progress('building the guest runtime image (Node, kernel modules)');
+    const modules = { index: await indexModules(kernel.modulesDir), kernelDir: join(kernel.modulesDir, 'kernel') };
+    await buildRuntimeImage({ node: inputs.node, modules }, join(out, 'runtime.sqfs'), scratch);
   });
 
   const image: GuestImage = {

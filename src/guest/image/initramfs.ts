@@ -1,5 +1,6 @@
 /**
- * The initramfs: busybox, the kernel modules init loads, init itself, the rootfs mounter and the agent bundle
+ * The initramfs: busybox, the kernel modules init loads, init itself, the rootfs mounter, the module loader
+ * the kernel calls (its modules are on the runtime image) and the agent bundle
  * (with node-pty, the agent's one native dependency). Packed uncompressed: decompressing costs more than
  * reading under TCG.
  */
@@ -7,10 +8,12 @@ import { chmod, copyFile, cp, mkdir, readdir, symlink, writeFile } from 'node:fs
 import { dirname, join } from 'node:path';
 import { notFound } from '../../errors.js';
 import {
-  AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MOUNT_ROOTFS_SCRIPT, PREPARE_ROOT_SCRIPT, RESEED_TOOL, SANDBOX_DEV_TEMPLATE, SPAWN_TOOL,
+  AGENT_BUNDLE, AGENT_DIR, BUSYBOX, GUEST_MODULES, MODPROBE_TOOL, MOUNT_ROOTFS_SCRIPT, PREPARE_ROOT_SCRIPT, RESEED_TOOL, SANDBOX_DEV_TEMPLATE,
+  SPAWN_TOOL,
 } from '../layout.js';
 import { runTool } from '../../run-tool.js';
-import { initScript, mountRootfsScript, prepareRootScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
+import { moduleBytes } from './modules.js';
+import { initScript, modprobeScript, mountRootfsScript, prepareRootScript, SANDBOX_DEV_LINKS, SANDBOX_DEVICES } from './scripts.js';
 
 export interface InitramfsInputs {
   busybox: string;
@@ -31,10 +34,7 @@ export async function buildInitramfs(inputs: InitramfsInputs, out: string, workD
   for (const name of GUEST_MODULES) {
     const src = inputs.modules.get(name);
     if (!src) throw notFound('guest-image', `kernel module ${name} is missing from the guest kernel's module tree`);
-    const dst = join(root, 'lib/modules', `${name}.ko`);
-    if (src.endsWith('.xz')) await writeFile(dst, await runTool('guest-image', 'xz', ['-dc', src]));
-    else if (src.endsWith('.zst')) await writeFile(dst, await runTool('guest-image', 'zstd', ['-dc', src]));
-    else await copyFile(src, dst);
+    await writeFile(join(root, 'lib/modules', `${name}.ko`), await moduleBytes(src));
   }
   await writeFile(join(root, 'init'), initScript(), { mode: 0o755 });
   await buildDevTemplate(join(root, SANDBOX_DEV_TEMPLATE));
@@ -43,6 +43,7 @@ export async function buildInitramfs(inputs: InitramfsInputs, out: string, workD
   }
   await writeFile(join(root, MOUNT_ROOTFS_SCRIPT), mountRootfsScript(), { mode: 0o755 });
   await writeFile(join(root, PREPARE_ROOT_SCRIPT), prepareRootScript(), { mode: 0o755 });
+  await writeFile(join(root, MODPROBE_TOOL), modprobeScript(), { mode: 0o755 });
   await mkdir(join(root, AGENT_DIR), { recursive: true });
   await copyFile(inputs.agentBundle, join(root, AGENT_BUNDLE));
   const pty = join(root, AGENT_DIR, 'node_modules/node-pty');

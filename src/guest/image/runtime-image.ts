@@ -1,13 +1,20 @@
 /**
- * The runtime image: a read-only squashfs with Node and its shared libraries, attached
- * to the guest as a virtio-blk disk. Uncompressed, so the guest reads pages straight from the page cache.
+ * The runtime image: a read-only squashfs with Node and its shared libraries, and the kernel modules the
+ * guest loads on demand with their tables (modules.ts), attached to the guest as a virtio-blk disk.
+ * Uncompressed, so the guest reads pages straight from the page cache; a module costs guest memory only
+ * once it is loaded.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { runTool } from '../../run-tool.js';
-import { RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MOUNT, RUNTIME_NODE } from '../layout.js';
+import { RUNTIME_LD_SO, RUNTIME_LIB_PATH, RUNTIME_MODULES_DIR, RUNTIME_MOUNT, RUNTIME_NODE } from '../layout.js';
+import { writeOnDemandModules } from './modules.js';
 
-export interface RuntimeInputs { node: string }
+export interface RuntimeInputs {
+  node: string;
+  /** The guest kernel's modules: name → file (kernel.ts indexModules), and the release's `kernel/` directory. */
+  modules: { index: Map<string, string>; kernelDir: string };
+}
 
 /** Shared libraries a dynamically linked binary needs, from ldd. */
 export async function sharedLibraries(binary: string): Promise<{ libs: string[]; loader: string | undefined }> {
@@ -40,5 +47,6 @@ export async function buildRuntimeImage(inputs: RuntimeInputs, out: string, work
     }
     if (loader) await copyFile(loader, inRoot(root, RUNTIME_LD_SO));
   }
+  await writeOnDemandModules(inputs.modules.index, inputs.modules.kernelDir, inRoot(root, RUNTIME_MODULES_DIR));
   await runTool('guest-runtime', 'mksquashfs', [root, out, '-noappend', '-noI', '-noD', '-noF', '-noX', '-no-xattrs', '-all-root', '-quiet', '-no-progress']);
 }

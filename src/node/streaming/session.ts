@@ -4,13 +4,14 @@
  * in, 1 stdout and 2 stderr out, 4 resize in, 255 close in (`[255, 0]` ends stdin), and at the end one
  * metav1.Status on 3 before a normal close.
  */
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { StreamOptions } from './params.js';
-import type { RuntimeStream, RuntimeStreamOutput } from './runtime-stream.js';
+import type { RuntimeStream } from './runtime-stream.js';
 
 export const userProtocol = 'v5.channel.k8s.io';
 
@@ -63,20 +64,42 @@ export function translateStatus(raw: Buffer, object: string): Status {
   return failure(`${object}: ${parsed.message ?? 'the container runtime reported a failure'}`, parsed.reason);
 }
 
+/** Output the user's connection holds unsent beyond this pauses the runtime's stream; below the low mark it resumes. */
+const outputHighWater = 1024 * 1024;
+const outputLowWater = 256 * 1024;
+
+/** Sends what `source` produces on channel `id`, pausing it while the user's connection is slow to take it. */
+function forwardOutput(ws: WebSocket, id: number, source: Readable): void {
+  source.on('data', (data: Buffer) => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(Buffer.concat([Buffer.from([id]), data]), { binary: true }, () => {
+      if (source.isPaused() && ws.bufferedAmount < outputLowWater) source.resume();
+    });
+    if (ws.bufferedAmount > outputHighWater) source.pause();
+  });
+}
+
 /**
  * Runs one session on an accepted WebSocket: holds what the user sends until `start` has connected to the
- * runtime, relays both ways, and ends with the status on channel 3 and close code 1000.
+ * runtime, relays both ways with backpressure, and ends with the status on channel 3 and close code 1000.
  */
-export async function relaySession(ws: WebSocket, opts: StreamOptions, start: (output: RuntimeStreamOutput) => Promise<RuntimeStream>, object: string, log: Logger): Promise<void> {
+export async function relaySession(ws: WebSocket, opts: StreamOptions, start: () => Promise<RuntimeStream>, object: string, log: Logger): Promise<void> {
   const held: Buffer[] = [];
   let runtime: RuntimeStream | undefined;
   let userGone = false;
   const deliver = (message: Buffer): void => {
     const payload = message.subarray(1);
     switch (message[0]) {
-      case channel.stdin:
-        if (opts.stdin) runtime?.writeStdin(payload);
+      case channel.stdin: {
+        const stdin = runtime?.stdin;
+        if (!opts.stdin || !stdin || stdin.writableEnded || payload.length === 0) break;
+        // The runtime is slower than the user: stop reading the user's connection until stdin drains.
+        if (!stdin.write(payload) && !ws.isPaused) {
+          ws.pause();
+          stdin.once('drain', () => ws.resume());
+        }
         break;
+      }
       case channel.resize: {
         const size = terminalSize.safeParse(parseJson(payload));
         if (size.success && opts.tty) runtime?.resize(size.data);
@@ -84,7 +107,7 @@ export async function relaySession(ws: WebSocket, opts: StreamOptions, start: (o
         break;
       }
       case channel.close:
-        if (payload[0] === channel.stdin) runtime?.closeStdin();
+        if (payload[0] === channel.stdin) runtime?.stdin?.end();
         break;
     }
   };
@@ -98,24 +121,23 @@ export async function relaySession(ws: WebSocket, opts: StreamOptions, start: (o
     runtime?.close();
   });
   ws.on('error', (err) => log.debug('user stream failed', { object, err }));
-  const send = (id: number, data: Buffer): void => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.concat([Buffer.from([id]), data]), { binary: true });
-  };
   let status: Status;
   try {
     await sleep(clientSetupMs);
     if (userGone) return;
-    runtime = await start({ stdout: (d) => send(channel.stdout, d), stderr: (d) => send(channel.stderr, d) });
+    runtime = await start();
     if (userGone) {
       runtime.close();
       return;
     }
+    if (runtime.stdout) forwardOutput(ws, channel.stdout, runtime.stdout);
+    if (runtime.stderr) forwardOutput(ws, channel.stderr, runtime.stderr);
     for (const message of held.splice(0)) deliver(message);
     status = translateStatus(await runtime.finished, object);
   } catch (err) {
     log.warn('exec/attach session failed', { object, err });
     status = failure(describeError(err));
   }
-  send(channel.status, Buffer.from(JSON.stringify(status)));
+  if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.concat([Buffer.from([channel.status]), Buffer.from(JSON.stringify(status))]), { binary: true });
   if (ws.readyState === WebSocket.OPEN) ws.close(1000);
 }
