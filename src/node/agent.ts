@@ -153,7 +153,9 @@ export class NodeAgent {
 
   private kick(uid: string): void {
     const w = this.workers.get(uid);
-    if (!w || this.syncing.has(uid) || this.stopped) return;
+    // Before the first relist the agent knows nothing of the runtime: a worker would take a running pod for a
+    // new one. The first sync round kicks every worker.
+    if (!w || this.syncing.has(uid) || this.stopped || this.snapshot.takenAt === 0) return;
     const running = w.sync(this.snapshot).finally(() => {
       this.syncing.delete(uid);
       this.inflight.delete(running);
