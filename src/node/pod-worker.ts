@@ -12,7 +12,7 @@
  * what the runtime reports (the node's snapshot), so an agent that restarts adopts what already runs, and every
  * sync ends with one status write that says everything at once.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerStatus, CriClient, DNSConfig } from '../cri/index.js';
 import { describeError, isSandpodError } from '../errors.js';
@@ -111,6 +111,8 @@ export class PodWorker {
   private dnsReported = false;
   /** ContainerStatus of instances that have exited never changes: asked once. */
   private readonly exitedCache = new Map<string, ContainerStatus>();
+  /** Old container instances being removed (garbage collection). */
+  private readonly removing = new Set<string>();
   private readonly log: Logger;
 
   constructor(pod: PodInfo, private readonly ctx: WorkerContext) {
@@ -313,6 +315,7 @@ export class PodWorker {
     if (!sandbox) return this.waitingView('ContainerCreating');
     this.state = 'Running';
     if (await this.overEmptyDirLimit()) return this.finish(snap);
+    this.collectGarbage(snap);
     const init: ContainerView[] = [];
     const containers: ContainerView[] = [];
     let initDone = true;
@@ -390,6 +393,34 @@ export class PodWorker {
       if (s) out.push(await this.withMessage(name, instanceOf(s)));
     }
     return out;
+  }
+
+  /**
+   * kubelet's container garbage collection: of each container, the current instance and the one before it
+   * (for `logs --previous` and lastState) are kept; older exited ones are removed with their log and
+   * termination files, so a pod that crash-loops for a day holds two containers, not hundreds.
+   */
+  private collectGarbage(snap: NodeSnapshot): void {
+    const byName = new Map<string, NodeSnapshot['containers']>();
+    for (const c of snap.containers) {
+      if (c.labels[LABEL.podUid] !== this.pod.uid) continue;
+      const name = c.labels[LABEL.containerName] ?? '';
+      byName.set(name, [...(byName.get(name) ?? []), c]);
+    }
+    for (const [name, list] of byName) {
+      for (const c of list.sort((a, b) => b.created_at - a.created_at).slice(2)) {
+        if (c.state !== 'CONTAINER_EXITED' || this.removing.has(c.id)) continue;
+        this.removing.add(c.id);
+        const attempt = c.metadata?.attempt ?? 0;
+        void this.ctx.cri.removeContainer({ container_id: c.id })
+          .then(() => Promise.all([
+            rm(join(podLogDirectory(this.ctx.logsRoot, this.pod), name, `${attempt}.log`), { force: true }),
+            this.volumes.forgetInstance(name, attempt),
+          ]))
+          .catch((err: unknown) => this.log.warn('cannot remove an old container', { container: name, id: c.id, err: describeError(err) }))
+          .finally(() => { this.removing.delete(c.id); this.exitedCache.delete(c.id); });
+      }
+    }
   }
 
   /** An exited instance's termination message: its file, or its last log lines when the policy says so. */
@@ -691,6 +722,8 @@ export class PodWorker {
         await this.ctx.cri.removePodSandbox({ pod_sandbox_id: s.id });
       }
       await this.volumes.tearDown();
+      // The pod's container logs go with it, as kubelet removes /var/log/pods/<pod>.
+      await rm(podLogDirectory(this.ctx.logsRoot, this.pod), { recursive: true, force: true });
     } catch (err) {
       const delay = this.terminateBackoff.crashed(Date.now(), 0);
       this.event('Warning', 'FailedKillPod', `error killing pod: ${describeError(err)}`);
