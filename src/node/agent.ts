@@ -14,6 +14,7 @@ import { describeError } from '../errors.js';
 import { Informer, isRecord, kubeTime, KubeApiError, recordEvent, type KubeClient, type KubeObject } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { LABEL } from './cri-config.js';
+import { LogRotator } from './log-rotation.js';
 import { parseResolvConf } from './dns.js';
 import { ObjectCache } from './object-cache.js';
 import { podInfo } from './pod-spec.js';
@@ -26,6 +27,8 @@ export const AGENT_VERSION = 'v1.32.0-sandpod';
 const LEASE_DURATION_S = 40;
 const LEASE_RENEW_MS = 10_000;
 const STATUS_HEARTBEAT_MS = 30_000;
+/** How often running containers' logs are checked against the size limit. */
+const LOG_ROTATION_MS = 10_000;
 /** How long a stopping agent waits for runtime calls under way (a VM sandbox can take this long to be made). */
 const STOP_DRAIN_MS = 60_000;
 /** RuntimeClasses can change (a node install adds one): their handler is looked up again after this long. */
@@ -79,9 +82,11 @@ export class NodeAgent {
   private readonly ctx: WorkerContext;
 
   private readonly podsDir: string;
+  private readonly rotator: LogRotator;
 
   constructor(private readonly o: NodeAgentOptions) {
     this.podsDir = o.podsDir ?? defaultPodsDir(o.logsRoot);
+    this.rotator = new LogRotator(o.cri, o.logsRoot, o.log);
     let resolv = '';
     try { resolv = readFileSync(o.resolvConf ?? '/etc/resolv.conf', 'utf8'); } catch { /* no resolv.conf: pods get none either */ }
     this.ctx = {
@@ -108,6 +113,7 @@ export class NodeAgent {
       setInterval(() => void this.syncRound(), this.o.syncIntervalMs ?? 1000),
       setInterval(() => void this.renewLease(), LEASE_RENEW_MS),
       setInterval(() => void this.heartbeat(), STATUS_HEARTBEAT_MS),
+      setInterval(() => void this.rotator.rotate(this.snapshot), LOG_ROTATION_MS),
     ];
     this.o.log.info('node agent running', { node: this.o.nodeName, pods: this.informer.cache.size });
   }

@@ -12,7 +12,7 @@
  * what the runtime reports (the node's snapshot), so an agent that restarts adopts what already runs, and every
  * sync ends with one status write that says everything at once.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerStatus, CriClient, DNSConfig } from '../cri/index.js';
 import { describeError, isSandpodError } from '../errors.js';
@@ -31,6 +31,7 @@ import { ContainerProber, type ProbeKind, type ProbeVerdict } from './prober.js'
 import { runHandler, type ProbeResult } from './probes.js';
 import { referencedObjects, type ProjectionSources } from './projection.js';
 import { pullAuth } from './pull-auth.js';
+import { removeInstanceLogs, removePodLogs } from './log-rotation.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { podPhase, podStatus, type ContainerView, type Instance, type PodView } from './status.js';
 import { lastLogLines } from './termination.js';
@@ -413,10 +414,7 @@ export class PodWorker {
         this.removing.add(c.id);
         const attempt = c.metadata?.attempt ?? 0;
         void this.ctx.cri.removeContainer({ container_id: c.id })
-          .then(() => Promise.all([
-            rm(join(podLogDirectory(this.ctx.logsRoot, this.pod), name, `${attempt}.log`), { force: true }),
-            this.volumes.forgetInstance(name, attempt),
-          ]))
+          .then(() => Promise.all([removeInstanceLogs(join(podLogDirectory(this.ctx.logsRoot, this.pod), name), attempt), this.volumes.forgetInstance(name, attempt)]))
           .catch((err: unknown) => this.log.warn('cannot remove an old container', { container: name, id: c.id, err: describeError(err) }))
           .finally(() => { this.removing.delete(c.id); this.exitedCache.delete(c.id); });
       }
@@ -723,7 +721,7 @@ export class PodWorker {
       }
       await this.volumes.tearDown();
       // The pod's container logs go with it, as kubelet removes /var/log/pods/<pod>.
-      await rm(podLogDirectory(this.ctx.logsRoot, this.pod), { recursive: true, force: true });
+      await removePodLogs(podLogDirectory(this.ctx.logsRoot, this.pod));
     } catch (err) {
       const delay = this.terminateBackoff.crashed(Date.now(), 0);
       this.event('Warning', 'FailedKillPod', `error killing pod: ${describeError(err)}`);
