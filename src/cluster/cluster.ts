@@ -84,6 +84,7 @@ export interface ClusterStatus {
   registry: RegistryStatus;
   kubeconfig?: string;
   apiServer?: string;
+  etcdEndpoints?: string[];
   nodes?: { name: string; ready: boolean }[];
   pods?: number;
 }
@@ -99,6 +100,7 @@ export async function clusterStatus(paths: SandpodPaths, clusterName?: string): 
   if (!cp) return status;
   status.kubeconfig = cp.kubeconfig;
   status.apiServer = cp.apiServer;
+  status.etcdEndpoints = cp.etcdEndpoints;
   const client = KubeClient.fromKubeconfig(cp.kubeconfig);
   try {
     const nodes = await client.list('/api/v1/nodes');
