@@ -2,7 +2,7 @@
  * Structured logging: one JSON object per line, always naming the component and, where there is one,
  * the object concerned. Logs go to a file or stderr; terminal progress for people is in src/cli/progress.ts.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, renameSync, statSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -22,7 +22,26 @@ export interface LogSink {
 }
 
 export const stderrSink: LogSink = { write: (line) => process.stderr.write(line) };
-export const fileSink = (path: string): LogSink => ({ write: (line) => appendFileSync(path, line) });
+/** A log file grows to this size, then moves to `<file>.1` (replacing the one before) and starts again. */
+export const LOG_FILE_MAX_BYTES = 64 * 2 ** 20;
+
+/** Appends lines to a file, bounded: at `maxBytes` the file is rotated once (`.1`), so a daemon's log never grows without end. */
+export function fileSink(path: string, maxBytes = LOG_FILE_MAX_BYTES): LogSink {
+  let size: number | undefined;
+  return {
+    write: (line) => {
+      if (size === undefined) {
+        try { size = statSync(path).size; } catch { size = 0; }
+      }
+      if (size + line.length > maxBytes) {
+        try { renameSync(path, `${path}.1`); } catch { /* not there yet */ }
+        size = 0;
+      }
+      appendFileSync(path, line);
+      size += Buffer.byteLength(line);
+    },
+  };
+}
 export const nullSink: LogSink = { write: () => undefined };
 
 function levelFromEnv(): LogLevel {

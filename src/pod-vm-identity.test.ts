@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupOfShimDaemon, sandboxIdFor, sandboxOfQemu, vmName } from './pod-vm-identity.js';
+import { containerdOfShimDaemon, groupOfShimDaemon, sandboxIdFor, sandboxOfQemu, vmName } from './pod-vm-identity.js';
 
 const podSandbox = 'f1c2d3e4a5b6978877665544332211000ffeeddccbbaa99887766554433221100';
 
@@ -23,4 +23,7 @@ test('a pod\'s shim daemon is found by its -id; containerd\'s start and delete c
   assert.equal(groupOfShimDaemon(['/usr/bin/node', '--enable-source-maps', '/repo/dist/src/shim/main.js', ...flags, 'start']), undefined);
   assert.equal(groupOfShimDaemon(['/usr/local/bin/containerd-shim-sandpod-v2', ...flags, 'delete']), undefined);
   assert.equal(groupOfShimDaemon(['/usr/bin/containerd-shim-runc-v2', ...flags, '-socket', '/s']), undefined, 'another runtime\'s shim');
+  assert.equal(containerdOfShimDaemon(daemon), '/run/containerd.sock', 'the containerd a shim daemon serves');
+  assert.equal(containerdOfShimDaemon(['/usr/local/bin/containerd-shim-sandpod-v2', ...flags.map((f) => (f === '/run/containerd.sock' ? 'unix:///run/containerd.sock' : f)), '-socket', '/s']), '/run/containerd.sock');
+  assert.equal(containerdOfShimDaemon(['/usr/local/bin/containerd-shim-sandpod-v2', ...flags, 'delete']), undefined);
 });

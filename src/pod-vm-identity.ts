@@ -5,6 +5,7 @@
  * pod's processes and measure what the VM costs the host. A leaf shared by shim, sandbox and node.
  */
 import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 
 /**
@@ -36,6 +37,24 @@ export function sandboxOfQemu(argv: readonly string[]): string | undefined {
   if (!basename(argv[0] ?? '').startsWith('qemu-system')) return undefined;
   const name = flagValue(argv, 'name');
   return name?.startsWith('sandpod-') ? name.slice('sandpod-'.length) : undefined;
+}
+
+/** The containerd (its `-address`) a shim daemon's command line reports to, if it is a shim daemon. */
+export function containerdOfShimDaemon(argv: readonly string[]): string | undefined {
+  if (groupOfShimDaemon(argv) === undefined) return undefined;
+  const entry = argv.findIndex((a) => basename(a) === 'containerd-shim-sandpod-v2' || a.endsWith('/shim/main.js'));
+  return flagValue(argv.slice(entry + 1), 'address')?.replace(/^unix:\/\//, '');
+}
+
+/** Every process's pid and command line, read from /proc (a process that ends meanwhile is skipped). */
+export async function processCommandLines(): Promise<Array<{ pid: number; argv: string[] }>> {
+  const out: Array<{ pid: number; argv: string[] }> = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmdline = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline) out.push({ pid: Number(p), argv: cmdline.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1) });
+  }
+  return out;
 }
 
 /**

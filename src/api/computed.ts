@@ -17,7 +17,7 @@ export interface ComputedList {
 
 export interface ComputedResource {
   readonly def: ResourceDef;
-  /** The object named, or an ApiError (NotFound when it cannot be computed). */
+  /** The object named; throws a SandpodError (NotFound when it cannot be computed). */
   get(scope: Scope, name: string): Promise<KubeObject>;
   /** The objects matching the selectors, in `scope.namespace` or across all namespaces when it is unset. */
   list(scope: Scope, selectors: Selectors): Promise<ComputedList>;

@@ -31,7 +31,7 @@ export const VM_HOST_ANNOTATION = {
 } as const;
 
 export interface NodeStatsSource {
-  /** The node's Summary from its node agent; fails with an ApiError that names the node. */
+  /** The node's Summary from its node agent; fails with a SandpodError that names the node. */
   summary(node: KubeObject): Promise<StatsSummary>;
 }
 

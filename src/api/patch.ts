@@ -4,6 +4,7 @@
  * (merged like a strategic patch; field ownership is recorded, not enforced).
  */
 import jsonPatch from 'fast-json-patch';
+import { SandpodError } from '../errors.js';
 import { isRecord } from '../kube/index.js';
 import { badRequest } from './status.js';
 
@@ -31,9 +32,15 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/** kube-apiserver's limit on the operations of one JSON patch. */
+export const maxJsonPatchOperations = 10_000;
+
 /** RFC 6902 operations applied to a copy; a failed `test` or a bad path is a 422-free 400 like kube's. */
 export function applyJsonPatch(target: unknown, ops: unknown): unknown {
   if (!Array.isArray(ops)) throw badRequest('a JSON patch must be an array of operations');
+  if (ops.length > maxJsonPatchOperations) {
+    throw new SandpodError('TooLarge', `The allowed maximum operations in a JSON patch is ${maxJsonPatchOperations}, got ${ops.length}`);
+  }
   try {
     return jsonPatch.applyPatch(structuredClone(target), ops as jsonPatch.Operation[], true, false).newDocument;
   } catch (err) {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import { decodeProtobufObject } from './protobuf.js';
+import { statusFor } from './status.js';
 
 // An independent encoder for the envelope and a Namespace, written from the upstream field numbers.
 const root = protobuf.parse(`
@@ -54,7 +55,6 @@ test('decodes the ConfigMap, Secret and ServiceAccount kubectl create sends; byt
 
 test('other kinds are 415 with a way around; a body without the prefix is 400', () => {
   const deployment = envelope('apps/v1', 'Deployment', 'Namespace', {});
-  assert.throws(() => decodeProtobufObject(deployment), (err: { status?: { code: number; message: string } }) =>
-    err.status?.code === 415 && /use "kubectl create -f"/.test(err.status.message));
-  assert.throws(() => decodeProtobufObject(Buffer.from('{}')), (err: { status?: { code: number } }) => err.status?.code === 400);
+  assert.throws(() => decodeProtobufObject(deployment), (err) => statusFor(err).code === 415 && /use "kubectl create -f"/.test(statusFor(err).message ?? ''));
+  assert.throws(() => decodeProtobufObject(Buffer.from('{}')), (err) => statusFor(err).code === 400);
 });

@@ -6,7 +6,8 @@
  * answered 415 with a way around.
  */
 import protobuf from 'protobufjs';
-import { failure } from './status.js';
+import { SandpodError } from '../errors.js';
+import { badRequest } from './status.js';
 
 // Field numbers from k8s.io/apimachinery (runtime.Unknown, meta/v1) and k8s.io/api (core/v1).
 const schema = `
@@ -66,18 +67,28 @@ const magic = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /** The JSON form of a protobuf-encoded object, or 415 when its kind is not one Sandpod decodes. */
 export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
-  if (body.length < 4 || !body.subarray(0, 4).equals(magic)) throw failure(400, 'BadRequest', 'the protobuf body does not start with the Kubernetes "k8s\\0" prefix');
-  const envelope = unknownType.toObject(unknownType.decode(body.subarray(4)), { bytes: Buffer }) as { typeMeta?: { apiVersion?: string; kind?: string }; raw?: Buffer };
+  if (body.length < 4 || !body.subarray(0, 4).equals(magic)) throw badRequest('the protobuf body does not start with the Kubernetes "k8s\\0" prefix');
+  const envelope = decodeOrRefuse('envelope', () => unknownType.toObject(unknownType.decode(body.subarray(4)), { bytes: Buffer }) as { typeMeta?: { apiVersion?: string; kind?: string }; raw?: Buffer });
   const apiVersion = envelope.typeMeta?.apiVersion ?? '';
   const kind = envelope.typeMeta?.kind ?? '';
   const type = decodable[`${apiVersion}/${kind}`];
   if (!type || !envelope.raw) {
-    throw failure(415, 'UnsupportedMediaType', `this API server does not decode protobuf ${apiVersion} ${kind} bodies; send JSON or YAML, e.g. write a manifest and use "kubectl create -f"`);
+    throw new SandpodError('UnsupportedMediaType', `this API server does not decode protobuf ${apiVersion} ${kind} bodies; send JSON or YAML, e.g. write a manifest and use "kubectl create -f"`);
   }
   // bytes as base64 strings: the JSON form of Go's []byte (Secret data, ConfigMap binaryData).
-  const obj = type.toObject(type.decode(envelope.raw), { longs: Number, bytes: String, defaults: false }) as Record<string, unknown>;
+  const raw = envelope.raw;
+  const obj = decodeOrRefuse(`${apiVersion} ${kind}`, () => type.toObject(type.decode(raw), { longs: Number, bytes: String, defaults: false }) as Record<string, unknown>);
   if (obj['metadata'] !== undefined) obj['metadata'] = withoutZeroValues(obj['metadata']);
   return { apiVersion, kind, ...obj };
+}
+
+/** A decode whose failure (a truncated or corrupt message) is the client's: 400, naming what could not be read. */
+function decodeOrRefuse<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    throw badRequest(`the protobuf ${what} in the request body cannot be decoded: ${(err as Error).message}`);
+  }
 }
 
 /**

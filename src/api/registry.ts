@@ -1,25 +1,27 @@
 /**
- * The resource registry: CRUD for every served resource on the etcd store, with Kubernetes semantics
- * (defaults, validation, admission, status subresource, graceful pod deletion, binding, namespaces that
- * terminate). Transport-free: the HTTP adapter turns requests into calls here and Status errors back out.
+ * The resource registry: generic storage for every served resource on the etcd store, with Kubernetes semantics
+ * (defaults, validation, the status subresource, optimistic concurrency, lists that page, deletion in two steps
+ * where the resource asks for it). What differs between resources is in their strategies (resources/<kind>.ts:
+ * prepareForCreate/Update/Delete, admit, afterCreate/afterDelete), never here. Transport-free: the HTTP adapter
+ * turns requests into calls here and errors into Status objects.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isSandpodError } from '../errors.js';
 import {
-  isRecord, matchesFields, required, matchesLabels, parseFieldSelector, parseLabelSelector, ValidationError,
+  isRecord, kubeTime, matchesFields, required, matchesLabels, parseFieldSelector, parseLabelSelector, ValidationError,
   type FieldRequirement, type KubeList, type KubeObject, type LabelRequirement,
 } from '../kube/index.js';
-import { admitPod } from './admission.js';
 import { applyConfiguration, recordApply } from './apply.js';
 import { asResourceObject, checkFields, type FieldValidation } from './decode.js';
 import { applyJsonPatch, mergePatch, strategicMerge, type PatchType } from './patch.js';
 import { findResource, storedResources } from './resources/index.js';
-import { apiVersionOf, type HookContext, type ResourceDef } from './resources/resource.js';
+import { allItems, decodeContinue, encodeContinue, readPage, type ListOptions } from './paging.js';
+import { apiVersionOf, type DeleteOptions, type HookContext, type ResourceDef } from './resources/resource.js';
 import { namespaces } from './resources/namespaces.js';
-import { nodes as nodesDef } from './resources/nodes.js';
-import { pods } from './resources/pods.js';
-import { runtimeClasses } from './resources/runtimeclasses.js';
-import { alreadyExistsError, badRequest, conflictError, failure, forbiddenError, notFoundError } from './status.js';
-import type { EtcdStore, WriteResult } from './store.js';
+import { bindPod, pods } from './resources/pods.js';
+import { alreadyExistsError, badRequest, conflictError, ContinueExpiredError, forbiddenError, noSuchPath, notFoundError } from './status.js';
+import { ReadCompactedError, type EtcdStore, type WriteResult } from './store.js';
+import type { WatchCache } from './watch-cache.js';
 
 export interface Scope {
   def: ResourceDef;
@@ -43,10 +45,7 @@ export interface PatchRequest {
   fieldManager: string;
 }
 
-export interface DeleteOptions {
-  gracePeriodSeconds?: number;
-  preconditions?: { uid?: string; resourceVersion?: string };
-}
+export type { DeleteOptions } from './resources/resource.js';
 
 export interface Selectors {
   labels: LabelRequirement[];
@@ -91,16 +90,10 @@ export function storagePrefix(def: ResourceDef, namespace?: string): string {
 
 const withoutVersion = (o: KubeObject): string => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
 
-/** Namespaces that exist from the start and may not be deleted. */
-export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export class Registry implements HookContext {
-  /** `lists` serves consistent lists (the watch cache); without one they are read from etcd. */
-  constructor(private readonly store: EtcdStore, private readonly lists: Pick<EtcdStore, 'list'> = store, private readonly now: () => Date = () => new Date()) {}
-
-  private timestamp(): string {
-    return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  }
+  /** Lists are served by the watch cache (kube's watch cache), pages and exact revisions by etcd. */
+  constructor(private readonly store: EtcdStore, private readonly cache: WatchCache, private readonly now: () => Date = () => new Date()) {}
 
   async get(scope: Scope, name: string): Promise<KubeObject> {
     const obj = await this.store.get(storageKey(scope.def, scope.namespace, name));
@@ -112,14 +105,51 @@ export class Registry implements HookContext {
     return this.store.get(storageKey(scope.def, scope.namespace, name));
   }
 
-  async list(scope: Scope, sel: Selectors): Promise<KubeList> {
-    const { items, revision } = await this.lists.list(storagePrefix(scope.def, scope.namespace));
-    return {
-      apiVersion: apiVersionOf(scope.def),
-      kind: `${scope.def.kind}List`,
-      metadata: { resourceVersion: String(revision) },
-      items: items.filter((o) => matches(scope.def, sel, o)),
-    };
+  find(def: ResourceDef, name: string, namespace?: string): Promise<KubeObject | undefined> {
+    return this.tryGet(def.namespaced ? { def, namespace: namespace ?? '' } : { def }, name);
+  }
+
+  async listAll(def: ResourceDef, namespace?: string): Promise<KubeObject[]> {
+    return (await this.cache.listAtLeast(storagePrefix(def, namespace), 0)).items;
+  }
+
+  /**
+   * A list as kube-apiserver serves it: from the watch cache when no page is asked for (consistent with etcd when
+   * resourceVersion is unset, as the cache holds it for "0", not older than N otherwise); one page read from etcd
+   * with `limit` or `continue` (at the revision of the first page), or for resourceVersionMatch=Exact.
+   */
+  async list(scope: Scope, sel: Selectors, opts: ListOptions = allItems): Promise<KubeList> {
+    const { def } = scope;
+    const prefix = storagePrefix(def, scope.namespace);
+    const keep = (o: KubeObject): boolean => matches(def, sel, o);
+    const envelope = (items: KubeObject[], metadata: KubeList['metadata']): KubeList => ({ apiVersion: apiVersionOf(def), kind: `${def.kind}List`, metadata, items });
+    const pageOpts = { limit: opts.limit > 0 ? opts.limit : Number.MAX_SAFE_INTEGER, keep, filtered: sel.labels.length + sel.fields.length > 0 };
+    const rv = opts.resourceVersion;
+    let page;
+    if (opts.continueToken !== '') {
+      const token = decodeContinue(opts.continueToken, prefix);
+      try {
+        page = await readPage(this.store, prefix, token.key, { ...pageOpts, ...(token.revision > 0 ? { revision: token.revision } : {}) });
+      } catch (err) {
+        if (err instanceof ReadCompactedError) throw new ContinueExpiredError(encodeContinue(token.key, prefix, -1));
+        throw err;
+      }
+    } else if (opts.resourceVersionMatch === 'Exact' || (opts.limit > 0 && rv !== '0')) {
+      // kube reads a limited list with a resourceVersion (and no match) at exactly that revision, as Exact does.
+      const exact = rv !== '' && opts.resourceVersionMatch !== 'NotOlderThan';
+      page = await readPage(this.store, prefix, prefix, { ...pageOpts, ...(exact ? { revision: Number(rv) } : {}) });
+      if (rv !== '' && !exact && page.revision < Number(rv)) {
+        page = { ...page, items: (await this.cache.listAtLeast(prefix, Number(rv))).items.filter(keep) };
+      }
+    } else {
+      const { items, revision } = rv === '' ? await this.cache.list(prefix) : await this.cache.listAtLeast(prefix, Number(rv));
+      return envelope(items.filter(keep), { resourceVersion: String(revision) });
+    }
+    return envelope(page.items, {
+      resourceVersion: String(page.revision),
+      ...(page.continueToken !== undefined ? { continue: page.continueToken } : {}),
+      ...(page.remainingItemCount !== undefined ? { remainingItemCount: page.remainingItemCount } : {}),
+    });
   }
 
   private async checkNamespace(scope: Scope): Promise<void> {
@@ -152,22 +182,12 @@ export class Registry implements HookContext {
     if (!obj.metadata.name) throw new ValidationError(def.kind, '', [{ ...required('metadata.name'), detail: 'Required value: name or generateName is required' }]);
     await this.checkNamespace(scope);
     obj.metadata.uid = randomUUID();
-    obj.metadata.creationTimestamp = this.timestamp();
+    obj.metadata.creationTimestamp = kubeTime(this.now());
     delete obj.metadata.resourceVersion;
     delete obj.metadata.deletionTimestamp;
     delete obj.metadata.deletionGracePeriodSeconds;
     def.prepareForCreate?.(obj);
-    if (def === pods) {
-      const accounts = findResource('', 'v1', 'serviceaccounts');
-      const admitted = await admitPod(obj, {
-        runtimeClass: (n) => this.tryGet({ def: runtimeClasses }, n),
-        runtimeClassNames: async () => (await this.list({ def: runtimeClasses }, { labels: [], fields: [] })).items.map((r) => r.metadata.name ?? ''),
-        ...(accounts ? { serviceAccountExists: async (ns: string, n: string) => (await this.tryGet({ def: accounts, namespace: ns }, n)) !== undefined } : {}),
-      });
-      if (admitted.forbidden) throw forbiddenError(def, obj.metadata.name, admitted.forbidden);
-      if (admitted.errors.length > 0) throw new ValidationError(def.kind, obj.metadata.name, admitted.errors);
-      warnings.push(...admitted.warnings);
-    }
+    if (def.admit) warnings.push(...(await def.admit(obj, this)));
     this.validateOrThrow(def, obj);
     if (opts.dryRun) return { object: obj, warnings };
     const res = await this.store.create(storageKey(def, scope.namespace, obj.metadata.name), obj, def.ttlSeconds);
@@ -194,6 +214,11 @@ export class Registry implements HookContext {
     return { object: await this.commit(scope, current, next, opts), warnings };
   }
 
+  /**
+   * The object an update writes: identity and deletion marks from `current`; its status from `current` on a main
+   * update, everything but the status from `current` on a status update; a binding writes both (spec.nodeName and
+   * the PodScheduled condition in one write).
+   */
   private mergeForUpdate(def: ResourceDef, current: KubeObject, obj: KubeObject, subresource?: string): KubeObject {
     if (subresource === 'status') return { ...structuredClone(current), status: obj['status'] };
     const next: KubeObject = {
@@ -211,7 +236,7 @@ export class Registry implements HookContext {
     delete next.metadata.deletionGracePeriodSeconds;
     if (current.metadata.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
     if (current.metadata.deletionGracePeriodSeconds !== undefined) next.metadata.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;
-    if (def.hasStatus) next['status'] = current['status'];
+    if (def.hasStatus && subresource !== 'binding') next['status'] = current['status'];
     def.prepareForUpdate?.(next);
     return next;
   }
@@ -223,7 +248,7 @@ export class Registry implements HookContext {
     // A binding is the one write allowed to set a pod's nodeName, so the update rules do not apply to it.
     this.validateOrThrow(def, next, subresource === 'binding' ? undefined : current);
     if (opts.dryRun || withoutVersion(next) === withoutVersion(current)) return next;
-    const res = await this.store.update(storageKey(def, scope.namespace, name), next, Number(current.metadata.resourceVersion));
+    const res = await this.store.update(storageKey(def, scope.namespace, name), next, Number(current.metadata.resourceVersion), def.ttlSeconds);
     return this.written(def, name, res);
   }
 
@@ -244,6 +269,9 @@ export class Registry implements HookContext {
       if (!isRecord(patched) || !isRecord(patched['metadata'])) throw badRequest(`the patched ${scope.def.kind} is not an object`);
       const pinned = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
       if (pinned && patched.metadata.resourceVersion !== undefined) throw conflictError(scope.def, name);
+      if ((patched.apiVersion ?? current.apiVersion) !== current.apiVersion || (patched.kind ?? current.kind) !== current.kind) {
+        throw badRequest(`the patch changes ${current.apiVersion}, Kind=${current.kind} into ${String(patched.apiVersion)}, Kind=${String(patched.kind)}; a patch may not change an object's apiVersion or kind`);
+      }
       patched.metadata.resourceVersion = current.metadata.resourceVersion;
       patched.apiVersion = current.apiVersion;
       patched.kind = current.kind;
@@ -252,8 +280,7 @@ export class Registry implements HookContext {
       try {
         return { object: await this.commit(scope, current, next, opts, subresource), warnings };
       } catch (err) {
-        const retry = attempt < 5 && err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'Conflict';
-        if (!retry) throw err;
+        if (!(attempt < 5 && isSandpodError(err, 'Conflict'))) throw err;
       }
     }
   }
@@ -265,11 +292,12 @@ export class Registry implements HookContext {
   async patch(scope: Scope, name: string, patch: PatchRequest, opts: WriteOptions, subresource?: string): Promise<Written & { created: boolean }> {
     const { type, body, fieldManager } = patch;
     if (type !== 'json' && !isRecord(body)) throw badRequest('a merge patch must be a JSON object');
-    const now = this.timestamp();
+    const now = kubeTime(this.now());
     if (type === 'apply') {
       if (!fieldManager) throw badRequest('PATCH with application/apply-patch+yaml requires the fieldManager parameter');
+      // The applied configuration is an object of this kind, with its metadata an object, whether it creates or updates.
+      const obj = asResourceObject(scope.def, body);
       if (!subresource && !(await this.tryGet(scope, name))) {
-        const obj = asResourceObject(scope.def, body);
         const created = await this.create(scope, recordApply({ ...obj, metadata: { ...obj.metadata, name } }, fieldManager, body, now), opts);
         return { ...created, created: true };
       }
@@ -285,7 +313,7 @@ export class Registry implements HookContext {
     return { ...(await this.mutate(scope, name, opts, subresource, apply)), created: false };
   }
 
-  /** Deletes an object. Pods bound to a node terminate gracefully; namespaces terminate and empty themselves. */
+  /** Deletes an object, or marks it for deletion when its strategy says so (prepareForDelete). */
   async delete(scope: Scope, name: string, options: DeleteOptions): Promise<{ object: KubeObject; gone: boolean }> {
     const { def } = scope;
     for (let attempt = 0; ; attempt++) {
@@ -295,63 +323,25 @@ export class Registry implements HookContext {
       if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
         throw conflictError(def, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`);
       }
-      const graceful = this.gracefulDeletion(def, current, options);
+      const marked = def.prepareForDelete?.(current, options, this.now());
       let res: WriteResult;
-      if (graceful) {
-        if (withoutVersion(graceful) === withoutVersion(current)) return { object: current, gone: false };
-        res = await this.store.update(storageKey(def, scope.namespace, name), graceful, Number(current.metadata.resourceVersion));
+      if (marked) {
+        if (withoutVersion(marked) === withoutVersion(current)) return { object: current, gone: false };
+        res = await this.store.update(storageKey(def, scope.namespace, name), marked, Number(current.metadata.resourceVersion), def.ttlSeconds);
       } else {
         res = await this.store.delete(storageKey(def, scope.namespace, name), Number(current.metadata.resourceVersion));
       }
-      if (res.ok && !graceful) await def.afterDelete?.(res.object, this);
-      if (res.ok) return { object: res.object, gone: !graceful };
+      if (res.ok && !marked) await def.afterDelete?.(res.object, this);
+      if (res.ok) return { object: res.object, gone: !marked };
       if (res.reason === 'missing') throw notFoundError(def, name);
       if (attempt >= 5) throw conflictError(def, name);
     }
   }
 
-  /** The object marked for deletion, or undefined when it should be removed now. */
-  private gracefulDeletion(def: ResourceDef, current: KubeObject, options: DeleteOptions): KubeObject | undefined {
-    if (def === namespaces) {
-      if (systemNamespaces.includes(current.metadata.name ?? '')) {
-        throw forbiddenError(def, current.metadata.name ?? '', 'this namespace may not be deleted');
-      }
-      const next = structuredClone(current);
-      next.metadata.deletionTimestamp ??= this.timestamp();
-      next['status'] = { phase: 'Terminating' };
-      return next;
-    }
-    if (def !== pods) return undefined;
-    const spec = isRecord(current['spec']) ? current['spec'] : {};
-    const phase = isRecord(current['status']) ? current['status']['phase'] : undefined;
-    const specGrace = typeof spec['terminationGracePeriodSeconds'] === 'number' ? spec['terminationGracePeriodSeconds'] : 30;
-    const grace = options.gracePeriodSeconds ?? specGrace;
-    if (!spec['nodeName'] || grace <= 0 || phase === 'Succeeded' || phase === 'Failed') return undefined;
-    const next = structuredClone(current);
-    const existing = current.metadata.deletionGracePeriodSeconds;
-    if (typeof existing === 'number' && existing <= grace) return next;
-    next.metadata.deletionTimestamp = new Date(this.now().getTime() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    next.metadata.deletionGracePeriodSeconds = grace;
-    return next;
-  }
-
-  /** Assigns a pod to a node (pods/binding). */
+  /** Assigns a pod to a node (pods/binding): one write of the node name and the PodScheduled condition. */
   async bind(namespace: string, podName: string, nodeName: string): Promise<void> {
     if (!nodeName) throw new ValidationError('Binding', podName, [required('target.name')]);
-    await this.mutate({ def: pods, namespace }, podName, { fieldValidation: 'Ignore', dryRun: false }, 'binding', (pod) => {
-      const spec = (pod['spec'] ?? {}) as Record<string, unknown>;
-      if (spec['nodeName']) throw conflictError(pods, podName, `pod ${podName} is already assigned to node "${String(spec['nodeName'])}"`);
-      if (pod.metadata.deletionTimestamp) throw conflictError(pods, podName, 'pod is being deleted, cannot be assigned to a host');
-      spec['nodeName'] = nodeName;
-      return pod;
-    });
-    await this.mutate({ def: pods, namespace }, podName, { fieldValidation: 'Ignore', dryRun: false }, 'status', (pod) => {
-      const status = (isRecord(pod['status']) ? pod['status'] : {}) as Record<string, unknown>;
-      const conds = (Array.isArray(status['conditions']) ? status['conditions'] : []).filter((c) => !(isRecord(c) && c['type'] === 'PodScheduled'));
-      conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: this.timestamp() });
-      pod['status'] = { ...status, conditions: conds };
-      return pod;
-    });
+    await this.mutate({ def: pods, namespace }, podName, { fieldValidation: 'Ignore', dryRun: false }, 'binding', (pod) => bindPod(pod, nodeName, this.now()));
   }
 
   /**
@@ -370,7 +360,7 @@ export class Registry implements HookContext {
       try {
         await this.create(scope, obj, { fieldValidation: 'Strict', dryRun: false });
       } catch (err) {
-        if (!(err instanceof Error && 'status' in err && (err as { status: { reason?: string } }).status.reason === 'AlreadyExists')) throw err;
+        if (!isSandpodError(err, 'AlreadyExists')) throw err;
       }
     }
   }
@@ -383,41 +373,19 @@ export class Registry implements HookContext {
     }
   }
 
-  /** One pass of the namespace controller: empties terminating namespaces and removes the empty ones. */
-  async finalizeNamespaces(): Promise<void> {
-    const { items } = await this.store.list(storagePrefix(namespaces));
-    for (const ns of items.filter((n) => n.metadata.deletionTimestamp)) {
-      const name = ns.metadata.name ?? '';
-      let remaining = 0;
-      for (const def of storedResources.filter((r) => r.namespaced)) {
-        const { items: contents } = await this.store.list(storagePrefix(def, name));
-        remaining += contents.length;
-        for (const obj of contents) {
-          if (def === pods && obj.metadata.deletionTimestamp) continue;
-          await this.delete({ def, namespace: name }, obj.metadata.name ?? '', {}).catch(() => undefined);
-        }
-      }
-      if (remaining === 0) await this.store.delete(storageKey(namespaces, undefined, name), Number(ns.metadata.resourceVersion));
-    }
-  }
-
-  /** Like kube's pod garbage collector: terminating pods whose node no longer exists cannot be confirmed, so they go. */
-  async collectOrphanPods(): Promise<void> {
-    const { items: podList } = await this.store.list(storagePrefix(pods));
-    const terminating = podList.filter((p) => p.metadata.deletionTimestamp && isRecord(p['spec']) && p['spec']['nodeName']);
-    if (terminating.length === 0) return;
-    const { items: nodeList } = await this.store.list(storagePrefix(nodesDef));
-    const nodeNames = new Set(nodeList.map((n) => n.metadata.name));
-    for (const p of terminating) {
-      if (nodeNames.has(String((p['spec'] as Record<string, unknown>)['nodeName']))) continue;
-      await this.store.delete(storageKey(pods, p.metadata.namespace, p.metadata.name ?? ''), Number(p.metadata.resourceVersion));
-    }
+  /**
+   * Removes a stored object now, whatever its strategy says about deleting it: for controllers that finish a deletion
+   * someone began (a namespace once empty, a pod whose node is gone). False when it changed or went meanwhile.
+   */
+  async remove(scope: Scope, obj: KubeObject): Promise<boolean> {
+    const res = await this.store.delete(storageKey(scope.def, scope.namespace, obj.metadata.name ?? ''), Number(obj.metadata.resourceVersion));
+    if (res.ok) await scope.def.afterDelete?.(res.object, this);
+    return res.ok;
   }
 
   resource(group: string, version: string, plural: string): ResourceDef {
     const def = findResource(group, version, plural);
-    if (!def) throw failure(404, 'NotFound', `the server could not find the requested resource (${plural}${group ? `.${group}` : ''})`);
+    if (!def) throw noSuchPath(`${plural}${group ? `.${group}` : ''}`);
     return def;
   }
 }
-

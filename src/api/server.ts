@@ -8,6 +8,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
+import { SandpodError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { isRecord, type KubeObject, type Status, type WatchEvent } from '../kube/index.js';
 import { defaultRuntimeClasses } from './admission.js';
@@ -18,18 +19,20 @@ import {
 import type { ComputedResource } from './computed.js';
 import { metricsResources, type NodeStatsSource } from './metrics.js';
 import { buildOpenApiV3 } from './openapi.js';
+import { parseListOptions } from './paging.js';
 import { patchTypeOf } from './patch.js';
 import type { Pki } from './pki.js';
-import { parseSelectors, Registry, systemNamespaces, type Scope, type WriteOptions } from './registry.js';
+import { parseSelectors, Registry, type Scope, type WriteOptions } from './registry.js';
 import { allResources } from './resources/index.js';
-import { namespaces } from './resources/namespaces.js';
+import { namespaces, systemNamespaces } from './resources/namespaces.js';
 import { nodes } from './resources/nodes.js';
 import { runtimeClasses } from './resources/runtimeclasses.js';
 import { qualifiedResource, verbsOf, type ResourceDef } from './resources/resource.js';
 import { route, type Route } from './router.js';
-import { badRequest, failure, methodNotAllowed, statusFor } from './status.js';
+import { badRequest, failure, methodNotAllowed, noSuchPath, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
-import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.js';
+import { tableContentType, toTable, wantsTable, type IncludeObject, type Table } from './table.js';
+import { collectOrphanPods, finalizeNamespaces } from './controllers.js';
 import { syncNodeLifecycle } from './node-lifecycle.js';
 import { startWatch } from './watch.js';
 import { WatchCache } from './watch-cache.js';
@@ -56,16 +59,38 @@ export interface ApiServerOptions {
 
 type ResourceRoute = Extract<Route, { type: 'resource' }>;
 
-const maxBody = 3 * 1024 * 1024;
+/** kube-apiserver's limit on a request body (3 MiB, its --max-request-bytes default for most requests). */
+export const maxBodyBytes = 3 * 1024 * 1024;
 
+/**
+ * The request body, or 413 once it passes maxBodyBytes (at once when Content-Length says so). What is left of a
+ * refused body is read and dropped, so the client gets to read the answer, for up to 10 s.
+ */
 function readBody(req: IncomingMessage): Promise<Buffer> {
+  const tooLarge = (): SandpodError => new SandpodError('TooLarge', `Request entity too large: limit is ${maxBodyBytes}`);
+  const discard = (): void => {
+    req.removeAllListeners('data');
+    req.resume();
+    const t = setTimeout(() => req.destroy(), 10_000);
+    t.unref();
+    req.once('end', () => clearTimeout(t));
+  };
+  if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
+    discard();
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > maxBody) reject(failure(413, 'RequestEntityTooLarge', `the request body is larger than ${maxBody} bytes`));
-      else chunks.push(c);
+      if (size <= maxBodyBytes) {
+        chunks.push(c);
+        return;
+      }
+      chunks.length = 0;
+      discard();
+      reject(tooLarge());
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
@@ -102,9 +127,9 @@ export class ApiServer {
   port = 0;
 
   constructor(private readonly opts: ApiServerOptions) {
-    this.watchCache = new WatchCache(opts.store);
-    this.registry = new Registry(opts.store, this.watchCache);
     this.log = opts.logger ?? createLogger('api');
+    this.watchCache = new WatchCache(opts.store, { log: (message, fields) => this.log.warn(message, fields) });
+    this.registry = new Registry(opts.store, this.watchCache);
     if (opts.nodeStats) for (const c of metricsResources(this.registry, opts.nodeStats, this.log)) this.computed.set(c.def, c);
   }
 
@@ -144,8 +169,11 @@ export class ApiServer {
       });
     }
     this.nsTimer = setInterval(() => {
-      this.registry.finalizeNamespaces().catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
-      this.registry.collectOrphanPods().catch((err: unknown) => this.log.warn('orphan pod collection failed', { err }));
+      finalizeNamespaces(this.registry).catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
+      collectOrphanPods(this.registry).then(
+        (collected) => { for (const pod of collected) this.log.info('collected a terminating pod whose node is gone', { pod }); },
+        (err: unknown) => this.log.warn('orphan pod collection failed', { err }),
+      );
       syncNodeLifecycle(this.registry, new Date(), this.opts.nodeMonitorGraceMs).then(
         (changes) => { for (const c of changes) this.log.warn(`node ${c.change}`, { node: c.node }); },
         (err: unknown) => this.log.warn('node lifecycle pass failed', { err }),
@@ -178,7 +206,7 @@ export class ApiServer {
     const method = req.method ?? 'GET';
     try {
       const r = route(method, url.pathname, url.searchParams);
-      if (r.type !== 'health' && !this.authenticated(req)) throw failure(401, 'Unauthorized', 'Unauthorized');
+      if (r.type !== 'health' && !this.authenticated(req)) throw new SandpodError('Unauthorized', 'Unauthorized');
       await this.dispatch(r, req, res, url.searchParams);
     } catch (err) {
       const status = statusFor(err);
@@ -206,35 +234,38 @@ export class ApiServer {
         return sendJson(res, 200, r.type === 'apiVersions' ? apiVersions(`127.0.0.1:${this.port}`) : apiGroupList(allResources));
       }
       case 'resourceList': {
-        if (!allResources.some((d) => d.group === r.group && d.version === r.version)) throw failure(404, 'NotFound', `the server could not find the requested resource`);
+        if (!allResources.some((d) => d.group === r.group && d.version === r.version)) throw noSuchPath();
         return sendJson(res, 200, apiResourceList(allResources, r));
       }
       case 'openapiIndex': return sendJson(res, 200, this.openapi.index);
       case 'openapiDocument': {
         const doc = this.openapi.documents.get(r.key);
-        if (!doc) throw failure(404, 'NotFound', `no OpenAPI document for ${r.key}`);
+        if (!doc) throw new SandpodError('NotFound', `no OpenAPI document for ${r.key}`);
         res.writeHead(200, { 'Content-Type': 'application/json', ETag: `"${doc.hash}"`, 'Cache-Control': 'public, immutable' });
         res.end(doc.body);
         return;
       }
       case 'resource': return this.resource(r, req, res, query);
-      case 'unknown': throw failure(404, 'NotFound', 'the server could not find the requested resource');
+      case 'unknown': throw noSuchPath();
     }
   }
 
   private scopeOf(r: ResourceRoute): Scope {
     const def = this.registry.resource(r.group, r.version, r.plural);
     if (def.namespaced && r.namespace === undefined && r.verb !== 'list' && r.verb !== 'watch') {
-      throw failure(404, 'NotFound', `${def.plural} must be addressed under /namespaces/<namespace>/`);
+      throw new SandpodError('NotFound', `${def.plural} must be addressed under /namespaces/<namespace>/`);
     }
     return def.namespaced && r.namespace !== undefined ? { def, namespace: r.namespace } : { def };
   }
 
-  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | { items: KubeObject[]; metadata: { resourceVersion?: string } }): { body: unknown; contentType?: string } {
+  private render(scope: Scope, req: IncomingMessage, query: URLSearchParams, obj: KubeObject | { items: KubeObject[]; metadata: Table['metadata'] }): { body: unknown; contentType?: string } {
     if (!wantsTable(req.headers.accept)) return { body: obj };
     const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
-    const items = 'items' in obj && Array.isArray(obj.items) ? obj.items : [obj as KubeObject];
-    return { body: toTable(scope.def, items, { include, resourceVersion: obj.metadata.resourceVersion ?? '' }), contentType: tableContentType };
+    if (!('items' in obj && Array.isArray(obj.items))) {
+      return { body: toTable(scope.def, [obj as KubeObject], { include, metadata: { resourceVersion: obj.metadata.resourceVersion ?? '' } }), contentType: tableContentType };
+    }
+    // A page of a list keeps its continue token and count, which kubectl follows to print the rest.
+    return { body: toTable(scope.def, obj.items, { include, metadata: obj.metadata }), contentType: tableContentType };
   }
 
   private async resource(r: ResourceRoute, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
@@ -244,7 +275,7 @@ export class ApiServer {
     const writeOpts = (): WriteOptions => ({ fieldValidation: fieldValidationOf(query), dryRun: query.get('dryRun') === 'All' });
     if (def.review && r.verb !== 'create') throw methodNotAllowed(def, verbsOf(def), 'it answers a question and stores nothing');
     if (r.subresource && !def.subresources.some((s) => s.name === r.subresource)) {
-      throw failure(404, 'NotFound', `${def.plural} has no subresource "${r.subresource}"`);
+      throw new SandpodError('NotFound', `${def.plural} has no subresource "${r.subresource}"`);
     }
     if (def.computed) return this.computedResource(r, scope, req, res, query);
     switch (r.verb) {
@@ -253,7 +284,7 @@ export class ApiServer {
         return sendJson(res, 200, out.body, out);
       }
       case 'list': {
-        const out = this.render(scope, req, query, await this.registry.list(scope, parseSelectors(def, query)));
+        const out = this.render(scope, req, query, await this.registry.list(scope, parseSelectors(def, query), parseListOptions(query)));
         return sendJson(res, 200, out.body, out);
       }
       case 'watch': return this.watch(scope, req, res, query);
@@ -289,7 +320,7 @@ export class ApiServer {
         return sendJson(res, 200, { ...list, items: deleted });
       }
       case 'connect': {
-        if (!this.opts.streaming) throw failure(503, 'ServiceUnavailable', 'streaming to nodes is not configured on this API server');
+        if (!this.opts.streaming) throw new SandpodError('Unavailable', 'streaming to nodes is not configured on this API server');
         if (r.subresource === 'portforward') throw badRequest('pods/portforward needs an upgrade to SPDY/3.1 or a WebSocket tunnelling it (kubectl port-forward)');
         if (r.subresource !== 'log') throw badRequest(`pods/${r.subresource ?? ''} needs a WebSocket upgrade with subprotocol v5.channel.k8s.io (kubectl 1.30 or newer)`);
         const pod = await this.registry.get(scope, name);
@@ -335,7 +366,7 @@ export class ApiServer {
   private async patch(scope: Scope, name: string, subresource: string | undefined, req: IncomingMessage, res: ServerResponse, query: URLSearchParams, opts: WriteOptions): Promise<void> {
     const type = patchTypeOf(req.headers['content-type']);
     if (!type) {
-      throw failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+      throw new SandpodError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
     }
     const body = parseBody(await readBody(req), type === 'apply' ? 'application/yaml' : 'application/json');
     const written = await this.registry.patch(scope, name, { type, body, fieldManager: query.get('fieldManager') ?? '' }, opts, subresource);
@@ -405,10 +436,10 @@ export class ApiServer {
       socket.end(`HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
     try {
-      if (!this.authenticated(req)) return reject(failure(401, 'Unauthorized', 'Unauthorized').status);
+      if (!this.authenticated(req)) return reject(statusFor(new SandpodError('Unauthorized', 'Unauthorized')));
       const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
       if (r.type !== 'resource' || r.verb !== 'connect' || r.plural !== 'pods' || r.subresource === 'log' || !this.opts.streaming) {
-        return reject(badRequest('only pods/exec, pods/attach and pods/portforward can be upgraded to a stream').status);
+        return reject(statusFor(badRequest('only pods/exec, pods/attach and pods/portforward can be upgraded to a stream')));
       }
       const scope = this.scopeOf(r);
       const pod = await this.registry.get(scope, r.name ?? '');

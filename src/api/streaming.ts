@@ -11,7 +11,8 @@ import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocket, WebSocketServer } from 'ws';
 import { isRecord, type KubeObject } from '../kube/index.js';
 import { at } from './resources/resource.js';
-import { badRequest, failure, statusFor, type ApiError } from './status.js';
+import type { SandpodError } from '../errors.js';
+import { badRequest, failure, statusFor } from './status.js';
 
 export const streamProtocol = 'v5.channel.k8s.io';
 export const portForwardProtocol = 'portforward.k8s.io';
@@ -32,7 +33,7 @@ function reasonFor(code: number): string {
 }
 
 /** Reads a refusal's body and turns it into the Status the user gets: the node's own words, its code. */
-function refusal(node: KubeObject, kind: string, res: IncomingMessage): Promise<ApiError> {
+function refusal(node: KubeObject, kind: string, res: IncomingMessage): Promise<SandpodError> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));

@@ -7,7 +7,7 @@ export type IncludeObject = 'None' | 'Metadata' | 'Object';
 export interface Table {
   kind: 'Table';
   apiVersion: 'meta.k8s.io/v1';
-  metadata: { resourceVersion?: string; continue?: string };
+  metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
   columnDefinitions: Array<{ name: string; type: string; format: string; description: string; priority: number }>;
   rows: Array<{ cells: Array<string | number>; object?: unknown }>;
 }
@@ -29,13 +29,16 @@ function rowObject(obj: KubeObject, include: IncludeObject): unknown {
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata };
 }
 
-/** A Table of the objects; `withHeaders: false` leaves the column definitions out (watch events after the first). */
-export function toTable(def: ResourceDef, objects: KubeObject[], opts: { include: IncludeObject; resourceVersion?: string; withHeaders?: boolean; now?: number }): Table {
+/**
+ * A Table of the objects, with the list metadata given (resourceVersion, and a page's continue token and
+ * remainingItemCount); `withHeaders: false` leaves the column definitions out (watch events after the first).
+ */
+export function toTable(def: ResourceDef, objects: KubeObject[], opts: { include: IncludeObject; metadata?: Table['metadata']; withHeaders?: boolean; now?: number }): Table {
   const now = opts.now ?? Date.now();
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
-    metadata: opts.resourceVersion === undefined ? {} : { resourceVersion: opts.resourceVersion },
+    metadata: opts.metadata ?? {},
     columnDefinitions: opts.withHeaders === false ? [] : def.columns.map((c) => ({ name: c.name, type: c.type, format: c.format ?? '', description: c.description, priority: c.priority })),
     rows: objects.map((o) => {
       const object = rowObject(o, opts.include);

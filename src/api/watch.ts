@@ -1,9 +1,11 @@
 /**
- * Watches: list-then-watch from resourceVersion 0, or resume from a given revision (410 Expired when etcd has
- * compacted it), with selector transitions (an object leaving the selector is DELETED for this watcher),
+ * Watches: list-then-watch from resourceVersion 0 (or unset), or resume from a given revision (410 Expired when etcd
+ * has compacted it), with selector transitions (an object leaving the selector is DELETED for this watcher),
  * optional bookmarks and a server-side timeout.
  */
+import { isSandpodError } from '../errors.js';
 import type { KubeObject, WatchEvent } from '../kube/index.js';
+import { allItems } from './paging.js';
 import { matches, storagePrefix, type Registry, type Scope, type Selectors } from './registry.js';
 import { apiVersionOf } from './resources/resource.js';
 import { badRequest, statusFor } from './status.js';
@@ -30,7 +32,7 @@ export async function startWatch(cache: WatchCache, registry: Registry, scope: S
   let from: number;
   const initial: KubeObject[] = [];
   if (opts.resourceVersion === '' || opts.resourceVersion === '0') {
-    const list = await registry.list(scope, opts.selectors);
+    const list = await registry.list(scope, opts.selectors, { ...allItems, resourceVersion: opts.resourceVersion });
     initial.push(...list.items);
     from = Number(list.metadata.resourceVersion);
   } else {
@@ -58,7 +60,9 @@ export async function startWatch(cache: WatchCache, registry: Registry, scope: S
   };
   const cancel = await cache.subscribe(storagePrefix(def, scope.namespace), from, onEvent, (err) => {
     if (stopped) return;
-    sink.send({ type: 'ERROR', object: statusFor(err) as unknown as KubeObject });
+    // A revision that is gone is an ERROR event (410), after which clients list again; any other end just closes
+    // the stream, and clients watch again from the last resourceVersion they saw, as they do after a timeout.
+    if (isSandpodError(err, 'Expired')) sink.send({ type: 'ERROR', object: statusFor(err) as unknown as KubeObject });
     finish();
   });
   const stop = (): void => {

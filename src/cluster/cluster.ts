@@ -77,6 +77,7 @@ export interface ClusterStatus {
   daemons: DaemonView[];
   kubeconfig: string;
   apiServer?: string;
+  etcdEndpoints?: string[];
   registry?: string;
   nodes?: Array<{ name: string; pool: string; address: string; podCidr: string; ready: boolean; reason?: string }>;
   pods?: number;
@@ -521,6 +522,7 @@ export class Cluster implements PoolHost {
     };
     if (!this.running) return out;
     if (this.apiServerUrl) out.apiServer = this.apiServerUrl;
+    out.etcdEndpoints = this.etcdEndpoints();
     const registry = await this.registryUrl();
     if (registry) out.registry = registry;
     const client = this.client();

@@ -98,6 +98,9 @@ function criConfig(layout: ContainerdLayout, cri: ContainerdCriOptions, registry
     // CRI lowers the sandbox's oom_score_adj to -998, which needs CAP_SYS_RESOURCE; machines like this one run
     // without it. Restricted, containerd clamps scores to its own, which nothing of Sandpod depends on.
     '  restrict_oom_score_adj = true',
+    // Pod network namespaces under this containerd's state directory, not the host's /run/netns: they belong to
+    // the node, and whatever an interrupted RunPodSandbox leaves there goes when the node is taken down.
+    '  netns_mounts_under_state_dir = true',
     `[${plugin}.containerd]`,
     '  default_runtime_name = "runc"',
     '  snapshotter = "overlayfs"',

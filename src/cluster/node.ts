@@ -16,6 +16,7 @@ import { unmountBelow } from '../mounts.js';
 import { ensureNodeNetwork, netnsCommand, netnsPath, nodeNetnsName, POD_BRIDGE, removeNodeNetwork, writeBridgeConflist } from '../net/index.js';
 import { defaultPodsDir, removeAllPods } from '../node/index.js';
 import type { SandpodPaths } from '../paths.js';
+import { containerdOfShimDaemon, processCommandLines } from '../pod-vm-identity.js';
 import { address, parseCidr } from './cidr.js';
 import { startContainerd, stopContainerd } from './containerd.js';
 import type { ClusterLayout } from './layout.js';
@@ -124,7 +125,8 @@ export class Node {
     const agent = pids.get(this.daemonNames.agent);
     if (agent !== undefined && isAlive(agent)) {
       say(`stopping the node agent of ${this.name} (pid ${agent}; it marks the node NotReady)`);
-      await stopProcess(agent, 10_000);
+      // The agent waits for runtime calls under way (a VM sandbox being made) before it exits.
+      await stopProcess(agent, 70_000);
     }
     const containerd = pids.get(this.daemonNames.containerd);
     if (containerd !== undefined && isAlive(containerd)) {
@@ -140,9 +142,18 @@ export class Node {
     await this.sweep();
   }
 
-  /** Kills what still runs under this node's runtime (shims, VMs, containers), unmounts its files, removes its namespace. */
+  /**
+   * Takes down what still runs under this node's runtime: shims left by pods that were starting get TERM (each
+   * takes its VMs down) and are killed if they do not exit; then anything else still naming the node's socket (and
+   * what runs under it) is killed. Unmounts its files and removes its namespace.
+   */
   async sweep(): Promise<void> {
     const socket = this.criSocket;
+    const shims = (await processCommandLines()).filter((p) => containerdOfShimDaemon(p.argv) === socket);
+    if (shims.length > 0) {
+      this.host.say(`stopping ${shims.length} shim(s) of ${this.name} left by pods that were starting`);
+      await Promise.all(shims.map((p) => stopProcess(p.pid, 15_000)));
+    }
     const killed = killProcessTrees((cmd) => cmd.includes(`\0${socket}\0`) || cmd.includes(`\0${socket}.ttrpc\0`));
     if (killed.length > 0) this.host.log.warn('killed processes the node left behind', { object: `node/${this.name}`, pids: killed });
     if (killed.length > 0) await waitUntil(`the processes of node ${this.name} to exit`, () => killed.every((p) => !isAlive(p)) || undefined, 10_000, 50);

@@ -28,6 +28,7 @@ interface Methods {
   Exec: [T.ExecRequest, T.StreamingUrlResponse];
   Attach: [T.AttachRequest, T.StreamingUrlResponse];
   PortForward: [T.PortForwardRequest, T.StreamingUrlResponse];
+  ReopenContainerLog: [T.ContainerIdRequest, T.Empty];
   UpdateContainerResources: [T.UpdateContainerResourcesRequest, T.Empty];
   ContainerStats: [T.ContainerIdRequest, T.ContainerStatsResponse];
   ListContainerStats: [T.ListContainerStatsRequest, T.ListContainerStatsResponse];
@@ -132,6 +133,8 @@ export class CriClient {
   exec(r: T.Input<T.ExecRequest>, o?: CallOptions) { return this.call('Exec', r, o); }
   attach(r: T.Input<T.AttachRequest>, o?: CallOptions) { return this.call('Attach', r, o); }
   portForward(r: T.Input<T.PortForwardRequest>, o?: CallOptions) { return this.call('PortForward', r, o); }
+  /** The runtime closes the container's log file and opens it again at its path (after a rotation). */
+  reopenContainerLog(r: T.Input<T.ContainerIdRequest>, o?: CallOptions) { return this.call('ReopenContainerLog', r, o); }
   updateContainerResources(r: T.Input<T.UpdateContainerResourcesRequest>, o?: CallOptions) { return this.call('UpdateContainerResources', r, o); }
   containerStats(r: T.Input<T.ContainerIdRequest>, o?: CallOptions) { return this.call('ContainerStats', r, o); }
   /** Stats of every container the runtime knows (or those the filter names), in one call. */

@@ -5,8 +5,9 @@
 import { request, Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { SandpodError, unavailable, type ErrorKind } from '../errors.js';
+import { SandpodError, unavailable } from '../errors.js';
 import { isRecord, type KubeList, type KubeObject, type Status, type WatchEvent } from './object.js';
+import { kindOfStatus } from './status.js';
 
 export interface ClientConfig {
   server: string;
@@ -14,19 +15,22 @@ export interface ClientConfig {
   token: string;
 }
 
-/** A failed API call, carrying the server's Status. */
+/**
+ * A failed API call: a SandpodError whose kind is read from the server's Status (so callers test kinds, e.g.
+ * `isSandpodError(err, 'Conflict')`), with the Status itself kept for what only it says.
+ */
 export class KubeApiError extends SandpodError {
   constructor(readonly status: Status, what: string) {
-    super(kindFor(status.code), status.message ?? status.reason ?? `HTTP ${status.code}`, { object: what });
+    super(kindOfStatus(status), status.message ?? status.reason ?? `HTTP ${status.code}`, { object: what, ...(status.details ? { details: status.details } : {}) });
   }
 }
 
-function kindFor(code: number): ErrorKind {
-  if (code === 404) return 'NotFound';
-  if (code === 409) return 'Conflict';
-  if (code === 400 || code === 422) return 'Invalid';
-  if (code === 503) return 'Unavailable';
-  return 'Internal';
+/** The Status a failed answer carries, or one made from its code and text when it carries none. */
+function statusOf(code: number, body: unknown): Status {
+  let decoded = body;
+  if (typeof body === 'string') try { decoded = JSON.parse(body); } catch { /* plain text */ }
+  if (isRecord(decoded) && decoded['kind'] === 'Status') return decoded as unknown as Status;
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code, message: String(body ?? '') };
 }
 
 /** The server, CA and token of the current context of a kubeconfig file. */
@@ -102,10 +106,7 @@ export class KubeClient {
   async call<T = KubeObject>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.raw(method, path, opts);
     if (res.code >= 200 && res.code < 300) return res.body as T;
-    const status = isRecord(res.body) && res.body['kind'] === 'Status'
-      ? (res.body as unknown as Status)
-      : { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: res.code, message: String(res.body ?? '') } as Status;
-    throw new KubeApiError(status, `${method} ${path}`);
+    throw new KubeApiError(statusOf(res.code, res.body), `${method} ${path}`);
   }
 
   get = (path: string): Promise<KubeObject> => this.call('GET', path);
@@ -134,7 +135,7 @@ export class KubeClient {
         if ((res.statusCode ?? 0) !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => reject(unavailable(url.pathname, `watch ${url.pathname} failed with HTTP ${res.statusCode ?? 0}: ${Buffer.concat(chunks).toString()}`)));
+          res.on('end', () => reject(new KubeApiError(statusOf(res.statusCode ?? 0, Buffer.concat(chunks).toString()), `watch ${url.pathname}`)));
           return;
         }
         resolve(() => {

@@ -9,6 +9,7 @@ export * from './stats.js';
 export * from './selectors.js';
 export * from './validation.js';
 export * from './client.js';
+export * from './status.js';
 export * from './informer.js';
 export * from './events.js';
 export * from './pod.js';

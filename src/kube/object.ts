@@ -1,4 +1,5 @@
 /** The shapes every Kubernetes object shares. Resource-specific fields stay `unknown` until a schema checks them. */
+import type { ErrorDetails } from '../errors.js';
 
 export interface ObjectMeta {
   name?: string;
@@ -28,7 +29,7 @@ export interface KubeObject {
 export interface KubeList<T extends KubeObject = KubeObject> {
   apiVersion: string;
   kind: string;
-  metadata: { resourceVersion: string; continue?: string };
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
   items: T[];
 }
 
@@ -42,18 +43,11 @@ export interface WatchEvent<T = KubeObject> {
 export interface Status {
   kind: 'Status';
   apiVersion: 'v1';
-  metadata: Record<string, never> | { resourceVersion?: string };
+  metadata: { resourceVersion?: string; continue?: string };
   status: 'Success' | 'Failure';
   message?: string;
   reason?: string;
-  details?: {
-    name?: string;
-    group?: string;
-    kind?: string;
-    uid?: string;
-    causes?: Array<{ reason?: string; message?: string; field?: string }>;
-    retryAfterSeconds?: number;
-  };
+  details?: ErrorDetails;
   code: number;
 }
 

@@ -29,7 +29,7 @@ export const notFoundValue = (field: string, value: unknown): FieldError => ({ t
 export const tooLong = (field: string, maxBytes: number): FieldError =>
   ({ type: 'FieldValueTooLong', field, detail: `Too long: may not be more than ${maxBytes} bytes` });
 
-/** Thrown by validation with all field errors of one object; the API edge turns it into a 422 Invalid Status. */
+/** Thrown by validation with all field errors of one object; they are its causes, so the API edge answers 422 Invalid. */
 export class ValidationError extends SandpodError {
   readonly kindName: string;
   readonly objectName: string;
@@ -38,6 +38,7 @@ export class ValidationError extends SandpodError {
     const list = errors.map((e) => `${e.field}: ${e.detail}`);
     super('Invalid', `${kindName} "${objectName}" is invalid: ${list.length === 1 ? list[0]! : `[${list.join(', ')}]`}`, {
       object: `${kindName}/${objectName}`,
+      details: { name: objectName, group: '', kind: kindName, causes: errors.map((e) => ({ reason: e.type, message: e.detail, field: e.field })) },
     });
     this.kindName = kindName;
     this.objectName = objectName;

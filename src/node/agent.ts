@@ -14,6 +14,7 @@ import { describeError } from '../errors.js';
 import { Informer, isRecord, kubeTime, KubeApiError, recordEvent, type KubeClient, type KubeObject } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { LABEL } from './cri-config.js';
+import { LogRotator } from './log-rotation.js';
 import { parseResolvConf } from './dns.js';
 import { ObjectCache } from './object-cache.js';
 import { podInfo } from './pod-spec.js';
@@ -26,6 +27,10 @@ export const AGENT_VERSION = 'v1.32.0-sandpod';
 const LEASE_DURATION_S = 40;
 const LEASE_RENEW_MS = 10_000;
 const STATUS_HEARTBEAT_MS = 30_000;
+/** How often running containers' logs are checked against the size limit. */
+const LOG_ROTATION_MS = 10_000;
+/** How long a stopping agent waits for runtime calls under way (a VM sandbox can take this long to be made). */
+const STOP_DRAIN_MS = 60_000;
 /** RuntimeClasses can change (a node install adds one): their handler is looked up again after this long. */
 const HANDLER_TTL_MS = 60_000;
 
@@ -85,10 +90,12 @@ export class NodeAgent {
   private readonly ctx: WorkerContext;
 
   private readonly podsDir: string;
+  private readonly rotator: LogRotator;
   private readonly capacity: NodeCapacity;
 
   constructor(private readonly o: NodeAgentOptions) {
     this.podsDir = o.podsDir ?? defaultPodsDir(o.logsRoot);
+    this.rotator = new LogRotator(o.cri, o.logsRoot, o.log);
     this.capacity = o.capacity ?? { cpu: cpus().length, memoryBytes: totalmem(), pods: 110 };
     let resolv = '';
     try { resolv = readFileSync(o.resolvConf ?? '/etc/resolv.conf', 'utf8'); } catch { /* no resolv.conf: pods get none either */ }
@@ -116,16 +123,26 @@ export class NodeAgent {
       setInterval(() => void this.syncRound(), this.o.syncIntervalMs ?? 1000),
       setInterval(() => void this.renewLease(), LEASE_RENEW_MS),
       setInterval(() => void this.heartbeat(), STATUS_HEARTBEAT_MS),
+      setInterval(() => void this.rotator.rotate(this.snapshot), LOG_ROTATION_MS),
     ];
     this.o.log.info('node agent running', { node: this.o.nodeName, pods: this.informer.cache.size });
   }
 
-  /** Stops watching and syncing; the pods keep running in the runtime. */
+  /**
+   * Stops watching and syncing; the pods keep running in the runtime. What the agent has asked the runtime and
+   * not heard back about (a sandbox being made) is awaited, up to STOP_DRAIN_MS, so that whoever takes the node
+   * down next finds every sandbox listed.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.informer?.stop();
-    await this.round;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([this.settled(), ...[...this.workers.values()].map((w) => w.idle())]),
+      new Promise((r) => { timer = setTimeout(r, STOP_DRAIN_MS); }),
+    ]);
+    clearTimeout(timer);
   }
 
   /**
@@ -175,7 +192,9 @@ export class NodeAgent {
 
   private kick(uid: string): void {
     const w = this.workers.get(uid);
-    if (!w || this.syncing.has(uid) || this.stopped) return;
+    // Before the first relist the agent knows nothing of the runtime: a worker would take a running pod for a
+    // new one. The first sync round kicks every worker.
+    if (!w || this.syncing.has(uid) || this.stopped || this.snapshot.takenAt === 0) return;
     const running = w.sync(this.snapshot).finally(() => {
       this.syncing.delete(uid);
       this.inflight.delete(running);

@@ -95,6 +95,10 @@ class FakeCri {
     const c = this.containers.get(r.container_id);
     if (c) Object.assign(c, { state: 'CONTAINER_EXITED', exit_code: 137, finished_at: Date.now() * 1e6 });
   }
+  async removeContainer(r: { container_id: string }): Promise<void> {
+    this.record('RemoveContainer', r);
+    this.containers.delete(r.container_id);
+  }
   async containerStatus(r: { container_id: string }): Promise<{ status: ContainerStatus | null }> {
     const c = this.containers.get(r.container_id);
     return { status: c ? structuredClone(c) : null };
@@ -234,6 +238,30 @@ test('a failed init container with restartPolicy Never fails the pod and gives i
     assert.equal(f.cri.calls.filter((c) => c.method === 'CreateContainer').length, 1, 'the app container never starts');
     assert.equal(f.cri.count('StopPodSandbox'), 1);
     assert.equal(w.current, 'Finished');
+  } finally {
+    await f.done();
+  }
+});
+
+test('old instances of a restarting container are removed: the current one and the one before it stay', async () => {
+  const f = await frame();
+  try {
+    const w = f.worker(pod({ containers: [main] }));
+    await w.sync(f.cri.snapshot());
+    await until(() => f.cri.sandboxes.size === 1);
+    await new Promise((r) => setImmediate(r));
+    await w.sync(f.cri.snapshot());
+    const [sandbox] = [...f.cri.sandboxes.keys()];
+    const running = [...f.cri.containers.values()][0]!;
+    // Four earlier instances that exited, as a crash loop leaves them.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const id = `old${attempt}`;
+      f.cri.containers.set(id, { ...structuredClone(running), id, metadata: { name: 'main', attempt }, state: 'CONTAINER_EXITED', created_at: running.created_at - (4 - attempt) * 1e9, sandbox: sandbox! });
+    }
+    await w.sync(f.cri.snapshot());
+    await until(() => f.cri.count('RemoveContainer') === 3);
+    assert.deepEqual(f.cri.calls.filter((c) => c.method === 'RemoveContainer').map((c) => c.arg['container_id']).sort(), ['old0', 'old1', 'old2']);
+    assert.deepEqual([...f.cri.containers.keys()].sort(), [running.id, 'old3'].sort());
   } finally {
     await f.done();
   }

@@ -31,6 +31,7 @@ import { ContainerProber, type ProbeKind, type ProbeVerdict } from './prober.js'
 import { runHandler, type ProbeResult } from './probes.js';
 import { referencedObjects, type ProjectionSources } from './projection.js';
 import { pullAuth } from './pull-auth.js';
+import { removeInstanceLogs, removePodLogs } from './log-rotation.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { podPhase, podStatus, type ContainerView, type Instance, type PodView } from './status.js';
 import { lastLogLines } from './termination.js';
@@ -111,6 +112,8 @@ export class PodWorker {
   private dnsReported = false;
   /** ContainerStatus of instances that have exited never changes: asked once. */
   private readonly exitedCache = new Map<string, ContainerStatus>();
+  /** Old container instances being removed (garbage collection). */
+  private readonly removing = new Set<string>();
   private readonly log: Logger;
 
   constructor(pod: PodInfo, private readonly ctx: WorkerContext) {
@@ -126,6 +129,9 @@ export class PodWorker {
   get sandboxInfo(): { id: string; podIP?: string; vm: boolean } | undefined { return this.sandbox; }
 
   update(pod: PodInfo): void { this.pod = pod; }
+
+  /** Resolves once no sandbox creation of this pod is under way. */
+  async idle(): Promise<void> { await this.creating; }
 
   /** The API no longer has the pod (deleted with --force, or removed while this node was away). */
   deleted(): void { this.deletedFromApi = true; }
@@ -310,6 +316,7 @@ export class PodWorker {
     if (!sandbox) return this.waitingView('ContainerCreating');
     this.state = 'Running';
     if (await this.overEmptyDirLimit()) return this.finish(snap);
+    this.collectGarbage(snap);
     const init: ContainerView[] = [];
     const containers: ContainerView[] = [];
     let initDone = true;
@@ -387,6 +394,31 @@ export class PodWorker {
       if (s) out.push(await this.withMessage(name, instanceOf(s)));
     }
     return out;
+  }
+
+  /**
+   * kubelet's container garbage collection: of each container, the current instance and the one before it
+   * (for `logs --previous` and lastState) are kept; older exited ones are removed with their log and
+   * termination files, so a pod that crash-loops for a day holds two containers, not hundreds.
+   */
+  private collectGarbage(snap: NodeSnapshot): void {
+    const byName = new Map<string, NodeSnapshot['containers']>();
+    for (const c of snap.containers) {
+      if (c.labels[LABEL.podUid] !== this.pod.uid) continue;
+      const name = c.labels[LABEL.containerName] ?? '';
+      byName.set(name, [...(byName.get(name) ?? []), c]);
+    }
+    for (const [name, list] of byName) {
+      for (const c of list.sort((a, b) => b.created_at - a.created_at).slice(2)) {
+        if (c.state !== 'CONTAINER_EXITED' || this.removing.has(c.id)) continue;
+        this.removing.add(c.id);
+        const attempt = c.metadata?.attempt ?? 0;
+        void this.ctx.cri.removeContainer({ container_id: c.id })
+          .then(() => Promise.all([removeInstanceLogs(join(podLogDirectory(this.ctx.logsRoot, this.pod), name), attempt), this.volumes.forgetInstance(name, attempt)]))
+          .catch((err: unknown) => this.log.warn('cannot remove an old container', { container: name, id: c.id, err: describeError(err) }))
+          .finally(() => { this.removing.delete(c.id); this.exitedCache.delete(c.id); });
+      }
+    }
   }
 
   /** An exited instance's termination message: its file, or its last log lines when the policy says so. */
@@ -688,6 +720,8 @@ export class PodWorker {
         await this.ctx.cri.removePodSandbox({ pod_sandbox_id: s.id });
       }
       await this.volumes.tearDown();
+      // The pod's container logs go with it, as kubelet removes /var/log/pods/<pod>.
+      await removePodLogs(podLogDirectory(this.ctx.logsRoot, this.pod));
     } catch (err) {
       const delay = this.terminateBackoff.crashed(Date.now(), 0);
       this.event('Warning', 'FailedKillPod', `error killing pod: ${describeError(err)}`);

@@ -164,6 +164,11 @@ export class PodVolumes {
     return path;
   }
 
+  /** Removes an old instance's termination message file (its container is gone). */
+  async forgetInstance(container: string, attempt: number): Promise<void> {
+    await rm(join(this.dir, 'containers', container, String(attempt)), { force: true });
+  }
+
   /** What a container instance wrote to its termination message file (4 KiB at most, as kubelet reads). */
   async terminationMessage(container: string, attempt: number): Promise<string> {
     const data = await readFile(join(this.dir, 'containers', container, String(attempt))).catch(() => Buffer.alloc(0));

@@ -155,8 +155,10 @@ export const containerStatsSchema = z.object({
 }).strict();
 export type ContainerStats = z.infer<typeof containerStatsSchema>;
 
+/** Sandpod's error kinds (src/errors.ts), which a failure carries across to the host. */
 export const errorKindSchema = z.enum([
-  'NotFound', 'AlreadyExists', 'Invalid', 'Conflict', 'Unavailable', 'Timeout', 'FailedPrecondition', 'Internal',
+  'NotFound', 'AlreadyExists', 'Conflict', 'Invalid', 'Unauthorized', 'Forbidden', 'Expired', 'TooLarge', 'UnsupportedMediaType',
+  'NotImplemented', 'Unavailable', 'BadGateway', 'Timeout', 'FailedPrecondition', 'Internal',
 ]);
 
 export const readyInfoSchema = z.object({

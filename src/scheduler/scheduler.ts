@@ -5,7 +5,7 @@
  */
 import { describeError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { addResources, isRecord, Informer, recordEvent, type EventType, type InformerEvent, type KubeClient, type KubeObject } from '../kube/index.js';
+import { addResources, EventRecorder, isRecord, Informer, kubeEventSink, type EventType, type InformerEvent, type KubeClient, type KubeObject } from '../kube/index.js';
 import { place, podRequests, usageByNode } from './fit.js';
 
 export const schedulerName = 'default-scheduler';
@@ -36,9 +36,11 @@ export class Scheduler {
   private stopped = false;
   /** The last FailedScheduling message per pod uid, so an unchanged verdict is not reported twice. */
   private readonly lastFailure = new Map<string, string>();
+  private readonly events: EventRecorder;
 
   constructor(private readonly client: KubeClient, private readonly opts: SchedulerOptions = {}) {
     this.log = opts.logger ?? createLogger('scheduler');
+    this.events = new EventRecorder(kubeEventSink(client), { component: schedulerName });
     const changed = (e: InformerEvent): void => {
       if (e.type === 'DELETED') this.lastFailure.delete(e.object.metadata.uid ?? '');
       this.kick();
@@ -119,7 +121,7 @@ export class Scheduler {
     }
     this.lastFailure.delete(pod.metadata.uid ?? '');
     this.log.info('bound', { pod: `${ns}/${name}`, node });
-    await this.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node}`);
+    this.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node}`);
   }
 
   private async reportFailure(pod: KubeObject, message: string): Promise<void> {
@@ -137,11 +139,12 @@ export class Scheduler {
     } catch (err) {
       this.log.info('could not record Unschedulable condition', { err: describeError(err) });
     }
-    await this.event(pod, 'Warning', 'FailedScheduling', message);
+    this.event(pod, 'Warning', 'FailedScheduling', message);
   }
 
-  private async event(pod: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
-    await recordEvent(this.client, { ...pod, apiVersion: 'v1', kind: 'Pod' }, type, reason, message, { component: schedulerName },
+  /** Queues an event; scheduling never waits for one to be written (the recorder retries while the API is away). */
+  private event(pod: KubeObject, type: EventType, reason: string, message: string): void {
+    void this.events.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, type, reason, message,
       (err) => this.log.warn('could not record event', { reason, err: describeError(err) }));
   }
 

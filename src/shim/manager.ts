@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { resolvePaths, sandboxRunDir, type SandpodPaths } from '../paths.js';
@@ -19,7 +19,7 @@ import type { ShimFlags } from './flags.js';
 import { readBundleSpec } from './oci.js';
 import { registerTaskService } from './ttrpc-adapter.js';
 import { TaskService } from './task-service.js';
-import { sandboxOfQemu } from '../pod-vm-identity.js';
+import { processCommandLines, sandboxOfQemu } from '../pod-vm-identity.js';
 import { groupOf, kindOf, removeShare, sandboxIdFor, shareDir, unmountContainerRoot } from './pods.js';
 
 /** Where containerd's own shims put their sockets; the name hashes containerd's address, namespace and group. */
@@ -91,21 +91,43 @@ export async function shimServe(flags: ShimFlags & { socket: string }, log: Logg
   });
   await server.listen(flags.socket);
   process.on('SIGTERM', () => void exit());
+  const watchdog = flags.address ? watchContainerd(flags.address, () => {
+    log.warn('containerd has been gone too long; stopping every task and exiting', { address: flags.address, afterMs: CONTAINERD_GONE_MS });
+    void exit();
+  }) : undefined;
   log.info('shim serving', { id: flags.id, socket: flags.socket });
   await finished;
+  clearInterval(watchdog);
+}
+
+/** How long a shim waits for a containerd that stopped answering before it takes its VMs down and exits. */
+const CONTAINERD_GONE_MS = 30_000;
+
+/**
+ * Calls `gone` once containerd's socket has refused connections for CONTAINERD_GONE_MS: a restart of
+ * containerd is ridden out (it reconnects to its shims), a containerd that is gone for good (its node taken
+ * down) leaves no shim and no VM behind.
+ */
+function watchContainerd(address: string, gone: () => void): NodeJS.Timeout {
+  const socket = address.replace(/^unix:\/\//, '');
+  let since: number | undefined;
+  const timer = setInterval(() => void accepts(socket).then((ok) => {
+    if (ok) { since = undefined; return; }
+    since ??= Date.now();
+    if (Date.now() - since >= CONTAINERD_GONE_MS) {
+      clearInterval(timer);
+      gone();
+    }
+  }), 5_000);
+  timer.unref();
+  return timer;
 }
 
 const deleteResponse = loadProto('./task.proto', import.meta.url).lookupType('containerd.task.v2.DeleteResponse');
 
 /** QEMU processes of the pod VM named `sandpod-<sid>` (the name the runtime gives its VMs, pod-vm-identity.ts). */
 async function podVmProcesses(sid: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const argv = (await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (sandboxOfQemu(argv) === sid) pids.push(Number(p));
-  }
-  return pids;
+  return (await processCommandLines()).filter((p) => sandboxOfQemu(p.argv) === sid).map((p) => p.pid);
 }
 
 async function killPodVm(sid: string): Promise<void> {

@@ -1,6 +1,7 @@
 /** The ttrpc Request and Response envelopes, and the error a failed call carries. */
 import { loadProto, decodeMessage, encodeMessage } from './proto.js';
-import type { CodeValue } from './codes.js';
+import { SandpodError } from '../errors.js';
+import { kindForCode, type CodeValue } from './codes.js';
 
 const root = loadProto('./ttrpc.proto', import.meta.url);
 const requestType = root.lookupType('ttrpc.Request');
@@ -20,10 +21,13 @@ export const decodeRequest = (b: Uint8Array): TtrpcRequest => decodeMessage<Ttrp
 export const encodeResponse = (r: { status?: { code: number; message: string }; payload?: Uint8Array }): Uint8Array => encodeMessage(responseType, r);
 export const decodeResponse = (b: Uint8Array): TtrpcResponse => decodeMessage<TtrpcResponse>(responseType, b);
 
-/** A call that ended with a non-OK status; `code` is the gRPC code. */
-export class TtrpcError extends Error {
+/**
+ * A call that ended with a non-OK status: a SandpodError of the kind the gRPC `code` stands for, with the code kept
+ * so a server can answer with exactly the code it was given.
+ */
+export class TtrpcError extends SandpodError {
   constructor(readonly code: CodeValue | number, message: string) {
-    super(message);
+    super(kindForCode(code), message);
     this.name = 'TtrpcError';
   }
 }

@@ -4,9 +4,9 @@ import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SandpodError } from '../errors.js';
+import { isSandpodError, SandpodError } from '../errors.js';
 import { createLogger, nullSink } from '../log.js';
-import { Code, TtrpcClient, TtrpcError, TtrpcServer, loadProto, decodeMessage, encodeMessage } from './index.js';
+import { Code, codeForKind, TtrpcClient, TtrpcError, TtrpcServer, loadProto, decodeMessage, encodeMessage } from './index.js';
 import { decodeResponse, encodeRequest } from './envelope.js';
 import { encodeTtrpcFrame, MAX_PAYLOAD, MessageType, TtrpcFrameReader, type Frame } from './framing.js';
 
@@ -71,4 +71,12 @@ test('even stream ids and oversized messages are answered with errors, and the c
   sock.write(encodeTtrpcFrame(7, MessageType.Request, encodeRequest({ service: 'test.v1.Echo', method: 'Echo', payload: Buffer.from(encodeMessage(kv, { key: 'k', value: 'v' })) })));
   await new Promise<void>((resolve) => { const i = setInterval(() => { if (responses.length >= 3) { clearInterval(i); resolve(); } }, 10); });
   assert.deepEqual(responses.sort((a, b) => a[0] - b[0]), [[2, Code.InvalidArgument], [5, Code.ResourceExhausted], [7, Code.OK]]);
+});
+
+test('a ttrpc status is a SandpodError of the kind its code stands for, and a kind answers with its code', () => {
+  for (const [code, kind] of [[Code.NotFound, 'NotFound'], [Code.Aborted, 'Conflict'], [Code.Unimplemented, 'NotImplemented'], [Code.Unauthenticated, 'Unauthorized']] as const) {
+    const err = new TtrpcError(code, 'm');
+    assert.ok(isSandpodError(err, kind), `${code} → ${kind}`);
+    assert.equal(codeForKind(kind), code);
+  }
 });

@@ -21,16 +21,8 @@ const { root, roots, subnet, kubeconfig } = frame;
 const examples = join(repoRoot, 'examples');
 
 const kubectl = (args: string[], input?: string): Promise<KubectlResult> => frame.kubectl(args, input !== undefined ? { input } : {});
-const ok = async (args: string[], input?: string): Promise<string> => {
-  const r = await kubectl(args, input);
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
-const jsonpath = (pod: string, path: string): Promise<string> => ok(['get', 'pod', pod, '-o', `jsonpath={${path}}`]);
-const waitFor = (what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<true> =>
-  waitUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 500, onTimeout: () => new Error(`timed out waiting for ${what}`) });
-/** The VMs of the cluster's pods (not template VMs being made). */
-const podVms = (): Promise<number[]> => processesWhere((cmd) => cmd.startsWith('qemu-system') && cmd.includes(root) && !cmd.includes('\0sandpod-template-'));
+const { ok, waitFor, podVms } = frame;
+const jsonpath = (pod: string, path: string): Promise<string> => frame.jsonpath('pod', pod, path);
 
 test('a plain pod and the AKS VM pod run side by side on different kernels; limits size the VM', async () => {
   await ok(['apply', '-f', join(examples, 'trusted-pod.yaml'), '-f', join(examples, 'untrusted-vm-pod.yaml'), '-f', join(examples, 'vm-pod-limits.yaml')]);
@@ -141,4 +133,25 @@ test('deleting a VM pod finishes within its grace period and leaves no VM, netns
   await waitFor('no pods', async () => (await ok(['get', 'pods', '-o', 'name'])).trim() === '', 60_000);
   assert.deepEqual(await podVms(), [], 'no VM is left');
   assert.deepEqual(await netnsNames(namespaces), [], 'no pod network namespace is left');
+});
+
+test('`sandpod down` while VM pods are still starting leaves no shim, VM, network namespace or mount behind', async () => {
+  // New sizes: their templates are being made while the pods start, the moment a node used to leak from.
+  const pod = (name: string, memory: string): string => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  runtimeClassName: kata-vm-isolation
+  containers: [{name: main, image: busybox, command: [sleep, "1000"], resources: {limits: {memory: ${memory}}}}]
+`;
+  await ok(['apply', '-f', '-'], `${pod('starting-a', '200Mi')}---\n${pod('starting-b', '300Mi')}`);
+  const cluster = (): Promise<number[]> => processesWhere((cmd) => (cmd.startsWith('qemu-system') || cmd.includes('shim')) && cmd.includes(root));
+  await waitFor('a VM or shim of the starting pods', async () => (await cluster()).length > 0, 120_000);
+  const namespaces = new Set(await Promise.all((await podVms()).map((pid) => netnsInode(pid).catch(() => 0))));
+  const r = await sandpod(['down', ...roots], process.env, undefined, 180_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await cluster(), [], 'no shim or VM outlives down');
+  assert.deepEqual(await netnsNames(namespaces), [], 'no pod network namespace outlives down');
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(root));
+  assert.deepEqual(mounts, [], 'no mount outlives down');
 });

@@ -97,7 +97,7 @@ export interface TestPod {
   status: PodSandboxStatus;
   /** The pod's IPv4 address from CNI. */
   ip: string;
-  /** The network namespace CRI made for the pod (`/var/run/netns/cni-…`). */
+  /** The network namespace CRI made for the pod (`<containerd state>/netns/cni-…`, see containerd.ts). */
   netns: string;
 }
 

@@ -10,7 +10,6 @@ import { mkdtempSync } from 'node:fs';
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTool } from '../../src/run-tool.js';
 import { shimSocketPath } from '../../src/shim/manager.js';
 import { waitUntil } from '../../src/wait.js';
 import { criTestContext, runTestPod, startTestContainer, waitContainerState, type TestPod } from './cri-helpers.js';
@@ -29,10 +28,9 @@ const exec = async (id: string, cmd: string[]): Promise<{ out: string; code: num
 };
 
 async function nothingLeft(pod: TestPod): Promise<string[]> {
-  const netns = (await runTool('test', 'ip', ['netns', 'list'])).toString();
   return [
     ...(await qemus()).map((p) => `qemu ${p}`),
-    ...(netns.includes(pod.netns.split('/').pop() ?? '?') ? [`netns ${pod.netns}`] : []),
+    ...(await stat(pod.netns).then(() => [`netns ${pod.netns}`], () => [])),
     ...(await readdir(join(roots, 'run', 'sandboxes')).catch(() => [])).map((d) => `run dir ${d}`),
     ...(await readdir(join(roots, 'run', 'shares')).catch(() => [])).map((d) => `share ${d}`),
     ...(await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(roots)).map((l) => `mount ${l}`),

@@ -62,7 +62,7 @@ export async function startCluster(): Promise<TestCluster> {
     root, paths, state, client,
     kubectl: (args, opts = {}) => new Promise((resolve) => {
       const child = execFile(opts.binary ?? kubectlVersions['1.32']!, ['--kubeconfig', state.kubeconfig, '--cache-dir', cacheDir, ...args],
-        { timeout: opts.timeoutMs ?? 30000 }, (err, stdout, stderr) => {
+        { timeout: opts.timeoutMs ?? 30000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
           const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
           resolve({ code, stdout, stderr });
         });
@@ -83,6 +83,14 @@ export async function startCluster(): Promise<TestCluster> {
       rmSync(root, { recursive: true, force: true });
       if (left) throw new Error(`processes left running after the test: ${left}`);
     },
+  };
+}
+
+/** A pod held back by a scheduling gate, so the scheduler never writes to it: the test alone decides when it changes. */
+export function gatedPod(name: string, labels: Record<string, string> = {}): { apiVersion: 'v1'; kind: 'Pod'; metadata: { name: string; labels: Record<string, string> }; spec: Record<string, unknown> } {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels },
+    spec: { schedulingGates: [{ name: 'sandpod.io/test-hold' }], containers: [{ name: 'c', image: 'busybox:1.36' }] },
   };
 }
 

@@ -121,12 +121,17 @@ export async function netnsInode(pid: number): Promise<number> {
   return (await stat(`/proc/${pid}/ns/net`)).ino;
 }
 
-/** Names under /run/netns of the network namespaces with these inodes (what `ip netns list` would show of them). */
+/**
+ * Where the network namespaces with these inodes are mounted (`ip netns` names under /run/netns, or a node's
+ * containerd state directory), from the mount table: a pod's namespace exists as long as one of these does.
+ */
 export async function netnsNames(inodes: ReadonlySet<number>): Promise<string[]> {
   const out: string[] = [];
-  for (const n of await readdir('/run/netns').catch(() => [])) {
-    const ino = (await stat(join('/run/netns', n)).catch(() => undefined))?.ino;
-    if (ino !== undefined && inodes.has(ino)) out.push(n);
+  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
+    const [fields = '', tail = ''] = line.split(' - ');
+    const [, , , root = '', mountPoint = ''] = fields.split(' ');
+    const inode = /^net:\[(\d+)\]$/.exec(root)?.[1];
+    if (tail.startsWith('nsfs ') && inode && inodes.has(Number(inode))) out.push(mountPoint);
   }
   return out;
 }

@@ -24,6 +24,8 @@ export interface LocalCluster {
   kubeconfig: string;
   /** The cluster's pod range (`up --pod-subnet`): its one node's pods get addresses from it. */
   subnet: string;
+  /** The one node's network namespace, where its pod bridge (`cbr0`) and the pods' veths are. */
+  nodeNetns: string;
   /** `--state-dir … --run-dir …` for further `./sandpod` calls on this cluster. */
   roots: string[];
   /** Resolves once `./sandpod up` has succeeded (node:test runs a file's top-level before hooks concurrently). */
@@ -76,7 +78,7 @@ export function localCluster(name: string, opts: { subnetPrefix?: string; bridge
     c.stdin?.end(o.input ?? '');
   });
   const cluster: LocalCluster = {
-    root, kubeconfig, subnet, roots, up, kubectlArgs, kubectl,
+    root, kubeconfig, subnet, nodeNetns: `sandpod-${key}-n0`, roots, up, kubectlArgs, kubectl,
     ok: async (args, input) => {
       const r = await kubectl(args, input === undefined ? {} : { input });
       assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);

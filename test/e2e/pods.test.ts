@@ -152,6 +152,24 @@ spec:
   await c.ok(['delete', 'pod', 'probed-runc', 'probed-vm', '--wait=false']);
 });
 
+test('without privileged, a VM pod can neither administer its network nor mount (examples/vm-pod-privileged.yaml shows it can with)', async () => {
+  await c.ok(['apply', '-f', '-'], `apiVersion: v1
+kind: Pod
+metadata: {name: vm-plain}
+spec:
+  runtimeClassName: kata-vm-isolation
+  containers: [{name: main, image: busybox, command: [sleep, "100000"]}]
+`);
+  await c.ok(['wait', '--for=condition=Ready', 'pod/vm-plain', '--timeout=240s']);
+  for (const script of ['ip link add d0 type dummy', 'mkdir -p /mnt/x && mount -t tmpfs none /mnt/x']) {
+    const r = await c.kubectl(['exec', 'vm-plain', '--', 'sh', '-c', script]);
+    assert.notEqual(r.code, 0, `${script} must fail without privileged`);
+    assert.match(r.stdout + r.stderr, /Operation not permitted|permission denied/i);
+  }
+  assert.equal((await exec('vm-plain', 'main', 'find /dev -type b | wc -l')).trim(), '0', 'no block device in /dev');
+  await c.ok(['delete', 'pod', 'vm-plain', '--wait=false']);
+});
+
 test('configuration errors read like kubelet\'s: a missing key, a missing ConfigMap volume', async () => {
   await c.ok(['apply', '-f', '-'], `apiVersion: v1
 kind: Pod

@@ -4,6 +4,7 @@ import { ValidationError, type KubeObject } from '../../kube/index.js';
 import { checkFields } from '../decode.js';
 import { toTable } from '../table.js';
 import { configMaps, validateConfigMap } from './configmaps.js';
+import { statusFor } from '../status.js';
 
 const cm = (extra: Record<string, unknown> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1', namespace: 'default' }, ...extra });
 const messages = (o: KubeObject, old?: KubeObject): string => new ValidationError('ConfigMap', 'c1', validateConfigMap(o, old)).message;
@@ -38,8 +39,8 @@ test('an immutable ConfigMap refuses data changes and un-freezing; metadata may 
 
 test('binaryData must be base64 (400 with Go\'s offset); unknown fields are reported', () => {
   assert.throws(() => checkFields(configMaps, cm({ binaryData: { b: 'not base64' } }), 'Strict'),
-    (err: { status?: { code: number; message?: string } }) => err.status?.code === 400
-      && err.status.message === 'ConfigMap in version "v1" cannot be handled as a ConfigMap: binaryData.b: illegal base64 data at input byte 3');
+    (err) => statusFor(err).code === 400
+      && statusFor(err).message === 'ConfigMap in version "v1" cannot be handled as a ConfigMap: binaryData.b: illegal base64 data at input byte 3');
   assert.throws(() => checkFields(configMaps, cm({ date: {} }), 'Strict'), /strict decoding error: unknown field "date"/);
   assert.deepEqual(checkFields(configMaps, cm({ data: null, immutable: null }), 'Strict'), [], 'YAML\'s empty `data:` is accepted');
 });

@@ -1,6 +1,6 @@
 /** coordination.k8s.io/v1 Lease: node heartbeats live in kube-node-lease. */
 import { z } from 'zod';
-import { ageColumn, at, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
+import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
 
 export const leases: ResourceDef = {
   group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', singular: 'lease', namespaced: true,
@@ -12,7 +12,7 @@ export const leases: ResourceDef = {
       leaseTransitions: z.number().int().nullable().optional(), strategy: z.string().optional(), preferredHolder: z.string().optional(),
     }).optional(),
   }),
-  validate: () => [],
+  validate: (o) => checkObjectMeta(o),
   columns: [
     nameColumn,
     { name: 'Holder', type: 'string', priority: 0, description: 'The holder of the lease', cell: (o) => str(at(o, 'spec', 'holderIdentity')) },

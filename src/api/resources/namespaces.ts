@@ -1,7 +1,12 @@
 /** core/v1 Namespace. */
 import { z } from 'zod';
+import { kubeTime } from '../../kube/index.js';
+import { forbiddenError } from '../status.js';
 import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
 import { ensureDefaultServiceAccount } from './serviceaccounts.js';
+
+/** Namespaces that exist from the start and may not be deleted. */
+export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export const namespaces: ResourceDef = {
   group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', singular: 'namespace', namespaced: false,
@@ -23,5 +28,14 @@ export const namespaces: ResourceDef = {
     o['status'] = { phase: 'Active' };
   },
   afterCreate: (ns, ctx) => ensureDefaultServiceAccount(ctx, ns.metadata.name),
+  // A deleted namespace is Terminating until the namespace controller (registry.finalizeNamespaces) has emptied it.
+  prepareForDelete: (current, _options, now) => {
+    const name = current.metadata.name ?? '';
+    if (systemNamespaces.includes(name)) throw forbiddenError(namespaces, name, 'this namespace may not be deleted');
+    const next = structuredClone(current);
+    next.metadata.deletionTimestamp ??= kubeTime(now);
+    next['status'] = { phase: 'Terminating' };
+    return next;
+  },
   hasStatus: true,
 };

@@ -5,6 +5,17 @@ import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, type Resource
 
 const policyTypes = ['Ingress', 'Egress'];
 
+const labelSelector = z.strictObject({
+  matchLabels: z.record(z.string(), z.string()).nullable().optional(),
+  matchExpressions: z.array(z.strictObject({ key: z.string(), operator: z.string(), values: z.array(z.string()).nullable().optional() })).nullable().optional(),
+});
+const peer = z.strictObject({
+  podSelector: labelSelector.nullable().optional(),
+  namespaceSelector: labelSelector.nullable().optional(),
+  ipBlock: z.strictObject({ cidr: z.string(), except: z.array(z.string()).nullable().optional() }).nullable().optional(),
+});
+const port = z.strictObject({ protocol: z.string().optional(), port: z.union([z.number().int(), z.string()]).optional(), endPort: z.number().int().optional() });
+
 /** `app=web,tier in (a,b)` or `<none>`, as kubectl's POD-SELECTOR column shows it. */
 function selectorText(sel: unknown): string {
   if (!isRecord(sel)) return '<none>';
@@ -24,10 +35,10 @@ export const networkPolicies: ResourceDef = {
   shortNames: ['netpol'], categories: [], subresources: [],
   schema: objectSchema({
     spec: z.strictObject({
-      podSelector: z.unknown().optional(),
-      policyTypes: z.array(z.string()).optional(),
-      ingress: z.array(z.strictObject({ from: z.array(z.unknown()).optional(), ports: z.array(z.unknown()).optional() })).optional(),
-      egress: z.array(z.strictObject({ to: z.array(z.unknown()).optional(), ports: z.array(z.unknown()).optional() })).optional(),
+      podSelector: labelSelector.nullable().optional(),
+      policyTypes: z.array(z.string()).nullable().optional(),
+      ingress: z.array(z.strictObject({ from: z.array(peer).nullable().optional(), ports: z.array(port).nullable().optional() })).nullable().optional(),
+      egress: z.array(z.strictObject({ to: z.array(peer).nullable().optional(), ports: z.array(port).nullable().optional() })).nullable().optional(),
     }).optional(),
     status: z.unknown().optional(),
   }),

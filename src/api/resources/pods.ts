@@ -1,10 +1,14 @@
 /** core/v1 Pod: the shared schema (src/kube/pod.ts), kube's validation and defaults, kube-apiserver's columns. */
 import { z } from 'zod';
 import {
-  defaultPodSpec, forbidden, isRecord, parsePodSpec, podSpecSchema, qosClass, type FieldError, type KubeObject, type PodSpec,
+  defaultPodSpec, forbidden, isRecord, kubeTime, parsePodSpec, podSpecSchema, qosClass, ValidationError, type FieldError, type KubeObject, type PodSpec,
 } from '../../kube/index.js';
+import { admitPod } from '../admission.js';
+import { conflictError, forbiddenError } from '../status.js';
 import { validatePodSpec } from './pod-validation.js';
-import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, selectable, str, type ResourceDef } from './resource.js';
+import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, selectable, str, type DeleteOptions, type HookContext, type ResourceDef } from './resource.js';
+import { runtimeClasses } from './runtimeclasses.js';
+import { serviceAccounts } from './serviceaccounts.js';
 
 export { checkResourceList, restartPolicies } from './pod-validation.js';
 
@@ -88,6 +92,53 @@ const podColumns: ResourceDef['columns'] = [
   },
 ];
 
+/** Admission: the RuntimeClass and ServiceAccount rules of admission.ts, with what they look up in the cluster. */
+async function admit(pod: KubeObject, ctx: HookContext): Promise<string[]> {
+  const admitted = await admitPod(pod, {
+    runtimeClass: (n) => ctx.find(runtimeClasses, n),
+    runtimeClassNames: async () => (await ctx.listAll(runtimeClasses)).map((r) => r.metadata.name ?? ''),
+    serviceAccountExists: async (ns, n) => (await ctx.find(serviceAccounts, n, ns)) !== undefined,
+  });
+  const name = pod.metadata.name ?? '';
+  if (admitted.forbidden) throw forbiddenError(pods, name, admitted.forbidden);
+  if (admitted.errors.length > 0) throw new ValidationError('Pod', name, admitted.errors);
+  return admitted.warnings;
+}
+
+/**
+ * Graceful deletion: a pod bound to a node is marked (deletionTimestamp, grace period) for its node agent to stop
+ * and then remove; a pod never scheduled, finished, or deleted with grace 0 goes at once. A second delete may only
+ * shorten the grace period.
+ */
+function prepareForDelete(current: KubeObject, options: DeleteOptions, now: Date): KubeObject | undefined {
+  const spec = isRecord(current['spec']) ? current['spec'] : {};
+  const phase = isRecord(current['status']) ? current['status']['phase'] : undefined;
+  const specGrace = typeof spec['terminationGracePeriodSeconds'] === 'number' ? spec['terminationGracePeriodSeconds'] : 30;
+  const grace = options.gracePeriodSeconds ?? specGrace;
+  if (!spec['nodeName'] || grace <= 0 || phase === 'Succeeded' || phase === 'Failed') return undefined;
+  const next = structuredClone(current);
+  const existing = current.metadata.deletionGracePeriodSeconds;
+  if (typeof existing === 'number' && existing <= grace) return next;
+  next.metadata.deletionTimestamp = kubeTime(new Date(now.getTime() + grace * 1000));
+  next.metadata.deletionGracePeriodSeconds = grace;
+  return next;
+}
+
+/**
+ * pods/binding: the pod with its node and the PodScheduled condition, written as one object (one etcd
+ * transaction), so no one ever sees a pod on a node that is not marked scheduled.
+ */
+export function bindPod(pod: KubeObject, nodeName: string, now: Date): KubeObject {
+  const name = pod.metadata.name ?? '';
+  const spec = (isRecord(pod['spec']) ? pod['spec'] : {}) as Record<string, unknown>;
+  if (spec['nodeName']) throw conflictError(pods, name, `pod ${name} is already assigned to node "${String(spec['nodeName'])}"`);
+  if (pod.metadata.deletionTimestamp) throw conflictError(pods, name, 'pod is being deleted, cannot be assigned to a host');
+  const status = (isRecord(pod['status']) ? pod['status'] : {}) as Record<string, unknown>;
+  const conditions = (Array.isArray(status['conditions']) ? status['conditions'] : []).filter((c) => !(isRecord(c) && c['type'] === 'PodScheduled'));
+  conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: kubeTime(now) });
+  return { ...pod, spec: { ...spec, nodeName }, status: { ...status, conditions } };
+}
+
 export const pods: ResourceDef = {
   group: '', version: 'v1', kind: 'Pod', plural: 'pods', singular: 'pod', namespaced: true,
   shortNames: ['po'], categories: ['all'],
@@ -108,5 +159,7 @@ export const pods: ResourceDef = {
     o['spec'] = spec;
     o['status'] = { phase: 'Pending', qosClass: qosClass(spec) };
   },
+  admit,
+  prepareForDelete,
   hasStatus: true,
 };

@@ -5,7 +5,7 @@
  * AfterDelete). Each resource file under resources/ exports one `ResourceDef`.
  */
 import { z } from 'zod';
-import { checkDns1123Label, checkDns1123Subdomain, checkLabels, invalidValue, type FieldError, type KubeObject } from '../../kube/index.js';
+import { checkDns1123Label, checkDns1123Subdomain, checkLabels, invalidValue, tooLong, type FieldError, type KubeObject } from '../../kube/index.js';
 
 export interface Column {
   name: string;
@@ -45,6 +45,16 @@ export interface ResourceDef {
   /** Defaults and normalisation applied to the new object of every update and patch, before validation. */
   prepareForUpdate?(obj: KubeObject): void;
   /**
+   * Admission on create (what kube's admission plugins do for this resource): may change the object, returns
+   * warnings, throws (Forbidden, Invalid) to refuse it.
+   */
+  admit?(obj: KubeObject, ctx: HookContext): Promise<string[]>;
+  /**
+   * How a delete of `current` goes: undefined to remove it now, or the object marked for deletion, which stays until
+   * someone finishes it (pods bound to a node, namespaces that empty themselves first). Throws to refuse the delete.
+   */
+  prepareForDelete?(current: KubeObject, options: DeleteOptions, now: Date): KubeObject | undefined;
+  /**
    * Runs after a create stored `obj` (not on dry runs), and again at API server start for every stored object, so
    * work lost to a crash between the write and the hook is done later: it must be idempotent.
    */
@@ -74,6 +84,16 @@ export interface ResourceDef {
 export interface HookContext {
   /** Creates those of `objects` that do not exist; in a namespace that is missing or terminating, nothing. */
   ensure(def: ResourceDef, objects: KubeObject[], namespace?: string): Promise<void>;
+  /** The object, or undefined when it does not exist. */
+  find(def: ResourceDef, name: string, namespace?: string): Promise<KubeObject | undefined>;
+  /** Every object of the resource (in `namespace` when given), as the watch cache holds them. */
+  listAll(def: ResourceDef, namespace?: string): Promise<KubeObject[]>;
+}
+
+/** What a DELETE asks for (kube's DeleteOptions, the parts Sandpod honours). */
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
 }
 
 export const storedVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -161,11 +181,22 @@ export function at(obj: unknown, ...path: string[]): unknown {
 
 export const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
 
-/** The metadata checks every object gets: its name (a DNS-1123 subdomain, or a label for namespaces) and its labels. */
+/** kube's TotalAnnotationSizeLimitB: every annotation key and value together. */
+export const maxAnnotationBytes = 256 * 1024;
+
+/**
+ * The metadata checks every object gets: its name (a DNS-1123 subdomain, or a label for namespaces), its labels, and
+ * the total size of its annotations.
+ */
 export function checkObjectMeta(o: KubeObject, nameRule: 'subdomain' | 'label' = 'subdomain'): FieldError[] {
   const name = o.metadata.name ?? '';
   const bad = nameRule === 'label' ? checkDns1123Label(name) : checkDns1123Subdomain(name);
-  return [...(bad ? [invalidValue('metadata.name', name, bad)] : []), ...checkLabels(o.metadata.labels, 'metadata.labels')];
+  const annotationBytes = Object.entries(o.metadata.annotations ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0);
+  return [
+    ...(bad ? [invalidValue('metadata.name', name.length > 256 ? `${name.slice(0, 256)}…` : name, bad)] : []),
+    ...checkLabels(o.metadata.labels, 'metadata.labels'),
+    ...(annotationBytes > maxAnnotationBytes ? [tooLong('metadata.annotations', maxAnnotationBytes)] : []),
+  ];
 }
 
 /** Selectable fields read from dotted paths, e.g. `selectable(o, ['spec.nodeName'])`. */

@@ -4,6 +4,7 @@ import { ValidationError, type KubeObject } from '../../kube/index.js';
 import { checkFields } from '../decode.js';
 import { toTable } from '../table.js';
 import { normalizeSecret, secrets, validateSecret } from './secrets.js';
+import { statusFor } from '../status.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const secret = (extra: Record<string, unknown> = {}, annotations?: Record<string, string>): KubeObject =>
@@ -68,8 +69,8 @@ test('at most 1 MiB of decoded data', () => {
 });
 
 test('data that is not base64 is a 400 that does not repeat the value', () => {
-  assert.throws(() => checkFields(secrets, secret({ data: { p: 'hunter2' } }), 'Strict'), (err: { status?: { code: number; message?: string } }) =>
-    err.status?.code === 400 && err.status.message === 'Secret in version "v1" cannot be handled as a Secret: data.p: illegal base64 data at input byte 4');
+  assert.throws(() => checkFields(secrets, secret({ data: { p: 'hunter2' } }), 'Strict'), (err) =>
+    statusFor(err).code === 400 && statusFor(err).message === 'Secret in version "v1" cannot be handled as a Secret: data.p: illegal base64 data at input byte 4');
   assert.deepEqual(checkFields(secrets, secret({ stringData: { p: 'not base64 and fine' }, type: 'Opaque', immutable: false }), 'Strict'), []);
 });
 

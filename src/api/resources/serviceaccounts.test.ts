@@ -3,29 +3,17 @@ import assert from 'node:assert/strict';
 import type { KubeObject } from '../../kube/index.js';
 import { toTable } from '../table.js';
 import { namespaces } from './namespaces.js';
-import type { HookContext, ResourceDef } from './resource.js';
+import { fakeHooks } from './fake-hooks.js';
 import { serviceAccounts } from './serviceaccounts.js';
 
-/** Records what hooks ask the registry to ensure. */
-function recorder(): HookContext & { calls: Array<{ plural: string; names: string[]; namespace: string | undefined }> } {
-  const calls: Array<{ plural: string; names: string[]; namespace: string | undefined }> = [];
-  return {
-    calls,
-    ensure: (def: ResourceDef, objects: KubeObject[], namespace?: string) => {
-      calls.push({ plural: def.plural, names: objects.map((o) => o.metadata.name ?? ''), namespace });
-      return Promise.resolve();
-    },
-  };
-}
-
 test('a new namespace gets its default ServiceAccount', async () => {
-  const ctx = recorder();
+  const ctx = fakeHooks();
   await namespaces.afterCreate?.({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } }, ctx);
   assert.deepEqual(ctx.calls, [{ plural: 'serviceaccounts', names: ['default'], namespace: 'team-a' }]);
 });
 
 test('a deleted default ServiceAccount is made again; others stay deleted', async () => {
-  const ctx = recorder();
+  const ctx = fakeHooks();
   const sa = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'team-a' } });
   await serviceAccounts.afterDelete?.(sa('builder'), ctx);
   assert.deepEqual(ctx.calls, []);

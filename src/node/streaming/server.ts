@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { CriClient } from '../../cri/index.js';
 import { describeError, failedPrecondition, invalid, isSandpodError, notFound, type ErrorKind } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { httpCodes } from '../../kube/index.js';
 import { STATS_SUMMARY_PATH, type StatsSummarySource } from '../stats/index.js';
 import { serveContainerLogs } from './container-logs.js';
 import type { ContainerLocator, LocatedContainer, LocatedPod } from './locator.js';
@@ -52,9 +53,7 @@ interface PodTarget {
 /** Runtime handlers whose pods run in a VM of their own: their ports are reached at the pod's address. */
 const vmRuntimeHandlers: ReadonlySet<string> = new Set(['sandpod-vm']);
 
-const httpCode: Record<ErrorKind, number> = {
-  NotFound: 404, Invalid: 400, FailedPrecondition: 400, AlreadyExists: 409, Conflict: 409, Unavailable: 503, Timeout: 504, Internal: 500,
-};
+const httpCode: Record<ErrorKind, number> = httpCodes;
 
 /** `/{kind}/{namespace}/{pod}/{container}` and its query, `/portForward/{namespace}/{pod}`, or undefined for any other path. */
 function parseTarget(url: string | undefined): Target | PodTarget | undefined {

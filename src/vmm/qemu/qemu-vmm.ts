@@ -121,9 +121,10 @@ export class QemuVmm implements Vmm {
   async start(config: VmConfig): Promise<VmInstance> {
     const args = qemuArgs(config, this.host);
     this.log.debug('starting qemu', { vm: config.name, args });
-    // nsenter execs QEMU in the namespace (no fork), so the pid is QEMU's own.
-    const [file, argv] = config.netns ? ['nsenter', [`--net=${config.netns}`, '--', this.binary, ...args]] : [this.binary, args];
-    const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // setpriv and nsenter exec (no fork), so the pid is QEMU's own. The parent-death signal ends the VM with the
+    // process that owns it (a shim, a sandbox monitor): no VM outlives its owner, even one killed with -9.
+    const qemu = config.netns ? ['nsenter', `--net=${config.netns}`, '--', this.binary, ...args] : [this.binary, ...args];
+    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', ...qemu], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });

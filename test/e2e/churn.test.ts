@@ -1,0 +1,77 @@
+/**
+ * Churn: 200 VM pods and 200 runc pods created, run and deleted (4 at a time) on a local cluster leave its
+ * footprint where it started: processes, daemons' open files, mounts, network namespaces, pod veths, nftables
+ * rules, files under its roots and stored objects (Events are printed, not compared: each pod has its own, and
+ * they expire after an hour).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeClient, type KubeObject } from '../../src/kube/index.js';
+import { waitUntil } from '../../src/wait.js';
+import { localCluster } from './local-cluster.js';
+import { footprint, footprintTable, type Footprint } from './node-footprint.js';
+
+const c = localCluster('churn', { subnetPrefix: '10.244', bridgePrefix: 'spc' });
+const CYCLES = Number(process.env['SANDPOD_CHURN_CYCLES'] ?? 200);
+const PARALLEL = 4;
+
+const pod = (name: string, vm: boolean): KubeObject => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { churn: 'yes' } },
+  spec: {
+    ...(vm ? { runtimeClassName: 'kata-vm-isolation' } : {}),
+    terminationGracePeriodSeconds: 1,
+    containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sleep', '100000'], resources: { limits: { memory: '128Mi' }, requests: { cpu: '10m' } } }],
+  },
+});
+
+async function cycle(client: KubeClient, name: string, vm: boolean): Promise<void> {
+  const path = `/api/v1/namespaces/default/pods/${name}`;
+  await client.create('/api/v1/namespaces/default/pods', pod(name, vm));
+  await waitUntil(async () => {
+    const p = await client.get(path);
+    const conditions = ((p['status'] as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []);
+    return conditions.some((x) => x.type === 'Ready' && x.status === 'True') ? true : undefined;
+  }, { timeoutMs: 240_000, intervalMs: 250, onTimeout: () => new Error(`${name} never became Ready`) });
+  await client.delete(path);
+  await waitUntil(async () => (await client.get(path).then(() => undefined, () => true)), { timeoutMs: 120_000, intervalMs: 250, onTimeout: () => new Error(`${name} was never removed`) });
+}
+
+async function churn(client: KubeClient, vm: boolean): Promise<number> {
+  const t0 = Date.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < CYCLES) {
+      const i = next++;
+      await cycle(client, `churn-${vm ? 'vm' : 'runc'}-${i}`, vm);
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  return Date.now() - t0;
+}
+
+test(`${CYCLES} VM pods and ${CYCLES} runc pods created and deleted leave the node as they found it`, { timeout: 60 * 60_000 }, async () => {
+  await c.up;
+  const client = KubeClient.fromKubeconfig(c.kubeconfig);
+  try {
+    // One pod of each kind first: the VM template and the images are made once, outside the measurement.
+    await cycle(client, 'warm-vm', true);
+    await cycle(client, 'warm-runc', false);
+    const before = await footprint(c.root, c.nodeNetns, client);
+    const vmMs = await churn(client, true);
+    const runcMs = await churn(client, false);
+    let after: Footprint | undefined;
+    const same = (a: Footprint): boolean => (Object.keys(before) as Array<keyof Footprint>).every((k) => k === 'events' || a[k] === before[k]);
+    // The node removes the last pods' sandboxes and files in the background: give it a moment to settle.
+    await waitUntil(async () => {
+      after = await footprint(c.root, c.nodeNetns, client);
+      return same(after) ? true : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 2000, onTimeout: () => new Error(`the footprint did not return:\n${footprintTable(before, after ?? before)}`) }).catch(() => undefined);
+    process.stdout.write(`# ${CYCLES} VM pod cycles in ${(vmMs / 1000).toFixed(0)} s, ${CYCLES} runc pod cycles in ${(runcMs / 1000).toFixed(0)} s\n${footprintTable(before, after ?? before)}\n`);
+    assert.ok(after, 'the footprint was measured again');
+    for (const k of Object.keys(before) as Array<keyof Footprint>) {
+      if (k !== 'events') assert.equal(after[k], before[k], `${k} is back where it started`);
+    }
+  } finally {
+    client.close();
+  }
+});
