@@ -107,6 +107,10 @@ export class CriClient {
     this.client = new grpc.Client(target, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      // A local socket: a runtime restarted (by the cluster's supervisor) is worth trying again within 2 s, not
+      // gRPC's default back-off of up to 2 minutes, during which every call fails at once.
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
     });
     this.log = (opts.log ?? createLogger('cri')).child({ socket: socketPath });
     this.timeoutMs = opts.timeoutMs ?? 120_000;

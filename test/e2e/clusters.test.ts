@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeClient } from '../../src/kube/index.js';
 import { waitUntil } from '../../src/wait.js';
 import { clusterKey, clusterTraces, hostForwarding, nftTables } from './cluster-traces.js';
 import { kubectlVersions } from './harness.js';
@@ -241,8 +242,28 @@ test('supervised daemons that die come back: the API server and a node\'s contai
   const log = readFileSync(join(stateRoot, 'clusters', 'local', 'pools', 'logs', 'supervisor.log'), 'utf8');
   assert.match(log, /"msg":"daemon exited; restarting after back-off","object":"apiserver"/);
   assert.match(log, /"msg":"daemon restarted","object":"apiserver"/);
-  await ok(pools, ['exec', 'trusted', '--', 'true']);
+  // The node agent reaches the new containerd within its reconnect back-off (2 s at most).
+  await waitFor('exec through the restarted containerd', async () => (await kubectl(['exec', 'trusted', '--', 'true'], { kubeconfig: pools })).code === 0, 15_000);
   assert.equal((await sp(['status', '--name', 'pools'])).code, 0, 'status: everything runs again');
+
+  // An agent stopped on purpose (SIGTERM, as stop and down do) marks its node NotReady at once, with the reason.
+  const [agent] = await processesWhere((cmd) => cmd.includes('daemon.js\0node\0') && cmd.includes(`\0${trustedNode}\0`) && cmd.includes(root));
+  assert.ok(agent);
+  const client = KubeClient.fromKubeconfig(pools);
+  try {
+    const ready = async (): Promise<Record<string, unknown> | undefined> => {
+      const conditions = ((await client.get(`/api/v1/nodes/${trustedNode}`))['status'] as { conditions?: Array<Record<string, unknown>> }).conditions ?? [];
+      return conditions.find((c) => c['type'] === 'Ready');
+    };
+    process.kill(agent, 'SIGTERM');
+    const stopped = await waitUntil(async () => ((await ready())?.['reason'] === 'NodeAgentStopped' ? ready() : undefined),
+      { timeoutMs: 10_000, intervalMs: 100, onTimeout: () => new Error(`${trustedNode} was never marked NodeAgentStopped`) });
+    assert.equal(stopped?.['status'], 'False');
+    assert.match(String(stopped?.['message']), /stopped on purpose/);
+    await waitFor(`${trustedNode} Ready again, its agent started by the supervisor`, async () => (await ready())?.['status'] === 'True', 60_000);
+  } finally {
+    client.close();
+  }
 });
 
 test('pool rules on a running cluster refuse and change nothing; scale-down drains; pool delete removes its nodes and pods', async () => {
