@@ -14,7 +14,8 @@ export const ID_FLAGS: FlagSet = {
   'resource-group': { type: 'string', short: 'g' },
 };
 
-const noWait = { type: 'boolean', ignored: 'every command here waits until its work is done' } as const;
+/** az's `--no-wait`: accepted, ignored. */
+export const NO_WAIT_FLAG: FlagSet = { 'no-wait': { type: 'boolean', ignored: 'every command here waits until its work is done' } };
 
 /** The flags of a pool, on `create` (its first pool) and `nodepool add`. */
 export const POOL_FLAGS: FlagSet = {
@@ -32,7 +33,7 @@ export const POOL_FLAGS: FlagSet = {
   'node-osdisk-size': { type: 'string', ignored: 'nodes share this machine\'s disk' },
   tags: { type: 'list', ignored: 'local resources carry no tags' },
   'kubernetes-version': { type: 'string', short: 'k', ignored: 'the API server is Sandpod\'s own (Kubernetes 1.32 API, kubectl 1.30-1.33)' },
-  'no-wait': noWait,
+  ...NO_WAIT_FLAG,
 };
 
 /** az's flags of `aks create` that mean nothing for a cluster on this machine. */

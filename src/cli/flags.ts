@@ -112,3 +112,18 @@ export function checkFlags<S extends z.ZodType>(command: string, schema: S, valu
 export function reportIgnored(command: string, parsed: ParsedFlags, write: (line: string) => void = (l) => process.stderr.write(l)): void {
   for (const { flag, reason } of parsed.ignored) write(`sandpod ${command}: ignoring ${flag}: ${reason}\n`);
 }
+
+/**
+ * A command's flags in one step: parsed and checked by its schema; then either its usage printed (undefined: the
+ * command has nothing more to do) or the ignored flags reported and the typed values returned.
+ */
+export function commandFlags<S extends z.ZodType<{ help?: boolean | undefined }>>(command: string, argv: string[], flags: FlagSet, schema: S, usage: string): z.infer<S> | undefined {
+  const parsed = parseFlags(command, argv, flags);
+  const values = checkFlags(command, schema, parsed.values);
+  if (values.help) {
+    process.stdout.write(usage);
+    return undefined;
+  }
+  reportIgnored(command, parsed);
+  return values;
+}

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { Cluster, clusterView } from '../../cluster/index.js';
 import { clusterOptions, commonSchema, CREATE_IGNORED, ID_FLAGS, idOf, idSchema, POOL_FLAGS, poolRequest, poolSchema, printNotes, storeOf } from '../cluster-flags.js';
-import { checkFlags, OUTPUT_FLAGS, parseFlags, reportIgnored } from '../flags.js';
+import { commandFlags, OUTPUT_FLAGS } from '../flags.js';
 import { render } from '../output.js';
 import { clusterColumns } from './show.js';
 
@@ -25,13 +25,8 @@ const FLAGS = { ...ID_FLAGS, ...POOL_FLAGS, ...CREATE_IGNORED, ...OUTPUT_FLAGS, 
 const schema = z.object({ ...commonSchema, ...idSchema, ...poolSchema, 'nodepool-name': z.string().optional(), 'pod-cidr': z.string().optional() }).strict();
 
 export default async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags('create', argv, FLAGS);
-  const v = checkFlags('create', schema, parsed.values);
-  if (v.help) {
-    process.stdout.write(`${help}\n`);
-    return 0;
-  }
-  reportIgnored('create', parsed);
+  const v = commandFlags('create', argv, FLAGS, schema, `${help}\n`);
+  if (!v) return 0;
   const id = idOf('create', v);
   const store = storeOf(v);
   process.once('exit', store.lock(id));

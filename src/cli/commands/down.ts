@@ -2,19 +2,14 @@
 import { z } from 'zod';
 import { Cluster, LOCAL_RESOURCE_GROUP } from '../../cluster/index.js';
 import { commonSchema, storeOf } from '../cluster-flags.js';
-import { checkFlags, parseFlags, reportIgnored } from '../flags.js';
+import { commandFlags } from '../flags.js';
 import { cliLogger } from '../options.js';
 
 const schema = z.object(commonSchema).strict();
 
 export default async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags('down', argv, {});
-  const v = checkFlags('down', schema, parsed.values);
-  if (v.help) {
-    process.stdout.write('usage: sandpod down [--state-dir DIR] [--run-dir DIR]\n\nStops the local cluster "default": its nodes are marked NotReady, its pods (VMs included) removed and every process of it ended; its data is kept for the next "sandpod up". "sandpod delete --name default --yes" removes it and its data.\n');
-    return 0;
-  }
-  reportIgnored('down', parsed);
+  const v = commandFlags('down', argv, {}, schema, 'usage: sandpod down [--state-dir DIR] [--run-dir DIR]\n\nStops the local cluster "default": its nodes are marked NotReady, its pods (VMs included) removed and every process of it ended; its data is kept for the next "sandpod up". "sandpod delete --name default --yes" removes it and its data.\n');
+  if (!v) return 0;
   const store = storeOf(v);
   const id = { resourceGroup: LOCAL_RESOURCE_GROUP, name: 'default' };
   if (!store.get(id)) {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { Cluster, credentialsFrom, defaultKubeconfigPath, describeCluster, kubeconfigText, mergeKubeconfig } from '../../cluster/index.js';
 import { failedPrecondition } from '../../errors.js';
 import { commonSchema, ID_FLAGS, idOf, idSchema, storeOf } from '../cluster-flags.js';
-import { checkFlags, parseFlags, reportIgnored } from '../flags.js';
+import { commandFlags } from '../flags.js';
 
 const FLAGS = {
   ...ID_FLAGS,
@@ -17,16 +17,11 @@ const FLAGS = {
 const schema = z.object({ ...commonSchema, ...idSchema, file: z.string().optional(), 'overwrite-existing': z.boolean().optional() }).strict();
 
 export default async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags('get-credentials', argv, FLAGS);
-  const v = checkFlags('get-credentials', schema, parsed.values);
-  if (v.help) {
-    process.stdout.write(`usage: sandpod get-credentials --name NAME [--resource-group GROUP] [--file PATH|-]
+  const v = commandFlags('get-credentials', argv, FLAGS, schema, `usage: sandpod get-credentials --name NAME [--resource-group GROUP] [--file PATH|-]
 
 Merges the cluster's credentials into $KUBECONFIG (its first file) or ~/.kube/config and makes its context (the
 cluster's name) current; entries of the same names are replaced. --file writes to PATH instead, --file - prints.\n`);
-    return 0;
-  }
-  reportIgnored('get-credentials', parsed);
+  if (!v) return 0;
   const cluster = Cluster.open(storeOf(v), idOf('get-credentials', v));
   if (!cluster.running) {
     process.stderr.write(`sandpod get-credentials: warning: ${describeCluster(cluster.id)} is stopped; kubectl will reach it once "sandpod start" has run\n`);

@@ -2,21 +2,15 @@
 import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
 import { Cluster, describeCluster } from '../../cluster/index.js';
-import { clusterOptions, commonSchema, ID_FLAGS, idOf, idSchema, storeOf } from '../cluster-flags.js';
-import { checkFlags, parseFlags, reportIgnored } from '../flags.js';
+import { clusterOptions, commonSchema, ID_FLAGS, idOf, idSchema, NO_WAIT_FLAG, storeOf } from '../cluster-flags.js';
+import { commandFlags } from '../flags.js';
 import { UsageError } from '../options.js';
 
-const noWait = { 'no-wait': { type: 'boolean', ignored: 'every command here waits until its work is done' } } as const;
 const schema = z.object({ ...commonSchema, ...idSchema, yes: z.boolean().optional() }).strict();
 
 function open(command: string, argv: string[], extra: Record<string, { type: 'boolean'; short?: string }>, help: string): { cluster: Cluster; yes: boolean } | undefined {
-  const parsed = parseFlags(command, argv, { ...ID_FLAGS, ...noWait, ...extra });
-  const v = checkFlags(command, schema, parsed.values);
-  if (v.help) {
-    process.stdout.write(`${help}\n`);
-    return undefined;
-  }
-  reportIgnored(command, parsed);
+  const v = commandFlags(command, argv, { ...ID_FLAGS, ...NO_WAIT_FLAG, ...extra }, schema, `${help}\n`);
+  if (!v) return undefined;
   const store = storeOf(v);
   const id = idOf(command, v);
   const release = store.lock(id);

@@ -1,8 +1,8 @@
 /** `sandpod nodepool add|list|show|scale|delete`: a cluster's node pools, as `az aks nodepool` manages them. */
 import { z } from 'zod';
 import { Cluster, poolView, type PoolView } from '../../cluster/index.js';
-import { clusterOptions, commonSchema, idOf, POOL_FLAGS, poolRequest, poolSchema, printNotes, storeOf, whole } from '../cluster-flags.js';
-import { checkFlags, OUTPUT_FLAGS, parseFlags, reportIgnored, type FlagSet } from '../flags.js';
+import { clusterOptions, commonSchema, idOf, NO_WAIT_FLAG, POOL_FLAGS, poolRequest, poolSchema, printNotes, storeOf, whole } from '../cluster-flags.js';
+import { commandFlags, type FlagSet, OUTPUT_FLAGS } from '../flags.js';
 import { UsageError } from '../options.js';
 import { render, type Column } from '../output.js';
 
@@ -33,14 +33,13 @@ const columns: Column<PoolView>[] = [
 
 const BASE: FlagSet = { 'cluster-name': { type: 'string' }, 'resource-group': { type: 'string', short: 'g' }, name: { type: 'string', short: 'n' }, ...OUTPUT_FLAGS };
 const base = { ...commonSchema, 'cluster-name': z.string().optional(), 'resource-group': z.string().optional(), name: z.string().optional() };
-const noWait: FlagSet = { 'no-wait': { type: 'boolean', ignored: 'every command here waits until its work is done' } };
 
-const sub: Record<string, { flags: FlagSet; schema: z.ZodType; needsName: boolean; locks: boolean }> = {
+const sub: Record<string, { flags: FlagSet; schema: z.ZodType<{ help?: boolean | undefined }>; needsName: boolean; locks: boolean }> = {
   add: { flags: { ...BASE, ...POOL_FLAGS }, schema: z.object({ ...base, ...poolSchema }).strict(), needsName: true, locks: true },
   list: { flags: BASE, schema: z.object(base).strict(), needsName: false, locks: false },
   show: { flags: BASE, schema: z.object(base).strict(), needsName: true, locks: false },
-  scale: { flags: { ...BASE, ...noWait, 'node-count': { type: 'string', short: 'c' } }, schema: z.object({ ...base, 'node-count': whole.optional() }).strict(), needsName: true, locks: true },
-  delete: { flags: { ...BASE, ...noWait }, schema: z.object(base).strict(), needsName: true, locks: true },
+  scale: { flags: { ...BASE, ...NO_WAIT_FLAG, 'node-count': { type: 'string', short: 'c' } }, schema: z.object({ ...base, 'node-count': whole.optional() }).strict(), needsName: true, locks: true },
+  delete: { flags: { ...BASE, ...NO_WAIT_FLAG }, schema: z.object(base).strict(), needsName: true, locks: true },
 };
 
 type Values = z.infer<z.ZodObject<typeof base>> & z.infer<z.ZodObject<typeof poolSchema>>;
@@ -54,13 +53,8 @@ export default async function run(argv: string[]): Promise<number> {
   const spec = sub[verb];
   if (!spec) throw new UsageError(`sandpod nodepool: unknown command "${verb}"; expected one of ${Object.keys(sub).join(', ')}`);
   const command = `nodepool ${verb}`;
-  const parsed = parseFlags(command, rest, spec.flags);
-  const v = checkFlags(command, spec.schema, parsed.values) as Values;
-  if (v.help) {
-    process.stdout.write(`${help}\n`);
-    return 0;
-  }
-  reportIgnored(command, parsed);
+  const v = commandFlags(command, rest, spec.flags, spec.schema, `${help}\n`) as Values | undefined;
+  if (!v) return 0;
   if (spec.needsName && !v.name) throw new UsageError(`sandpod ${command}: --name is required: the node pool's name. See 'sandpod nodepool --help'`);
   const store = storeOf(v);
   const id = idOf(command, { name: v['cluster-name'], 'resource-group': v['resource-group'] }, '--cluster-name');

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { Cluster, clusterView, type ClusterView } from '../../cluster/index.js';
 import { commonSchema, ID_FLAGS, idOf, idSchema, storeOf } from '../cluster-flags.js';
-import { checkFlags, OUTPUT_FLAGS, parseFlags, reportIgnored } from '../flags.js';
+import { commandFlags, OUTPUT_FLAGS } from '../flags.js';
 import { render, type Column } from '../output.js';
 
 export const clusterColumns: Column<ClusterView>[] = [
@@ -19,13 +19,8 @@ export const clusterColumns: Column<ClusterView>[] = [
 const schema = z.object({ ...commonSchema, ...idSchema }).strict();
 
 export default async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags('show', argv, { ...ID_FLAGS, ...OUTPUT_FLAGS });
-  const v = checkFlags('show', schema, parsed.values);
-  if (v.help) {
-    process.stdout.write('usage: sandpod show --name NAME [--resource-group GROUP] [-o json|yaml|table|tsv]\n\nPrints a cluster: its state, network and node pools.\n');
-    return 0;
-  }
-  reportIgnored('show', parsed);
+  const v = commandFlags('show', argv, { ...ID_FLAGS, ...OUTPUT_FLAGS }, schema, 'usage: sandpod show --name NAME [--resource-group GROUP] [-o json|yaml|table|tsv]\n\nPrints a cluster: its state, network and node pools.\n');
+  if (!v) return 0;
   const cluster = Cluster.open(storeOf(v), idOf('show', v));
   process.stdout.write(render(clusterView(cluster.record), v.output, clusterColumns));
   return 0;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { Cluster, describeCluster, LOCAL_RESOURCE_GROUP, type DaemonView } from '../../cluster/index.js';
 import { commonSchema, ID_FLAGS, idSchema, storeOf } from '../cluster-flags.js';
-import { checkFlags, parseFlags, reportIgnored } from '../flags.js';
+import { commandFlags } from '../flags.js';
 
 const schema = z.object({ ...commonSchema, ...idSchema, json: z.boolean().optional() }).strict();
 
@@ -15,13 +15,8 @@ function daemonLine(d: DaemonView): string {
 }
 
 export default async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags('status', argv, { ...ID_FLAGS, json: { type: 'boolean' } });
-  const v = checkFlags('status', schema, parsed.values);
-  if (v.help) {
-    process.stdout.write('usage: sandpod status [--name NAME] [--resource-group GROUP] [--json]\n\nSays what of a cluster (default: the cluster "default") runs: its supervisor, each daemon with its restarts and last exit, the registry, the nodes and the pod count.\n');
-    return 0;
-  }
-  reportIgnored('status', parsed);
+  const v = commandFlags('status', argv, { ...ID_FLAGS, json: { type: 'boolean' } }, schema, 'usage: sandpod status [--name NAME] [--resource-group GROUP] [--json]\n\nSays what of a cluster (default: the cluster "default") runs: its supervisor, each daemon with its restarts and last exit, the registry, the nodes and the pod count.\n');
+  if (!v) return 0;
   const store = storeOf(v);
   const id = Cluster.idOf(v['resource-group'] ?? LOCAL_RESOURCE_GROUP, v.name ?? 'default');
   if (!store.get(id)) {

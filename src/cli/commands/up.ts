@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { Cluster, describeCluster, largestFitting, LOCAL_RESOURCE_GROUP } from '../../cluster/index.js';
 import { ensureGuestImage } from '../../guest/index.js';
 import { commonSchema, printNotes, storeOf } from '../cluster-flags.js';
-import { checkFlags, parseFlags, reportIgnored } from '../flags.js';
+import { commandFlags } from '../flags.js';
 import { cliLogger } from '../options.js';
 
 const help = `usage: sandpod up [--state-dir DIR] [--run-dir DIR] [--etcd-endpoints URL[,URL]] [--pod-subnet CIDR]
@@ -29,13 +29,8 @@ const FLAGS = {
 const schema = z.object({ ...commonSchema, 'etcd-endpoints': z.string().optional(), 'pod-subnet': z.string().optional() }).strict();
 
 export default async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags('up', argv, FLAGS);
-  const v = checkFlags('up', schema, parsed.values);
-  if (v.help) {
-    process.stdout.write(`${help}\n`);
-    return 0;
-  }
-  reportIgnored('up', parsed);
+  const v = commandFlags('up', argv, FLAGS, schema, `${help}\n`);
+  if (!v) return 0;
   const store = storeOf(v);
   const started = Date.now();
   const progress = (step: string): void => { process.stdout.write(`  ${step}…\n`); };
