@@ -9,7 +9,7 @@ export interface Machine {
 }
 
 /**
- * An idle node (containerd + node agent) costs about 100 MiB PSS (bench/cluster measures it); a node that runs
+ * An idle node (containerd + node agent) costs about 52 MiB PSS (bench/cluster measures it); a node that runs
  * anything needs more. A cluster may have one node per 256 MiB of this machine's memory beyond 2 GiB, at most 100
  * (the node network is a /24, and more would not be useful on one machine).
  */
