@@ -285,13 +285,11 @@ export class PodWorker {
 
   private async createSandbox(attempt: number): Promise<void> {
     const handler = await this.ctx.runtimeHandler(this.pod.spec.runtimeClassName);
-    await this.isVm();
     await mkdir(podLogDirectory(this.ctx.logsRoot, this.pod), { recursive: true });
     const t0 = Date.now();
     try {
       const { pod_sandbox_id: id } = await this.ctx.cri.runPodSandbox({ config: this.sandboxRequest(attempt), runtime_handler: handler }, { timeoutMs: SANDBOX_TIMEOUT_MS });
       await this.adoptSandbox(id);
-      this.startTime ??= kubeTime();
       this.log.info('pod sandbox ready', { sandbox: id, handler: handler || 'default', podIP: this.sandbox?.podIP, ms: Date.now() - t0 });
     } catch (err) {
       // containerd still creating a sandbox of this name (after an agent restart): the next snapshot shows it.

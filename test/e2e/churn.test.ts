@@ -14,6 +14,8 @@ import { footprint, footprintTable, type Footprint } from './node-footprint.js';
 const c = localCluster('churn', { subnetPrefix: '10.244', bridgePrefix: 'spc' });
 const CYCLES = Number(process.env['SANDPOD_CHURN_CYCLES'] ?? 200);
 const PARALLEL = 4;
+/** How far the daemons' open files may move without a pod (HTTP and gRPC connection pools). */
+const FD_SLACK = 12;
 
 const pod = (name: string, vm: boolean): KubeObject => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { churn: 'yes' } },
@@ -60,7 +62,9 @@ test(`${CYCLES} VM pods and ${CYCLES} runc pods created and deleted leave the no
     const vmMs = await churn(client, true);
     const runcMs = await churn(client, false);
     let after: Footprint | undefined;
-    const same = (a: Footprint): boolean => (Object.keys(before) as Array<keyof Footprint>).every((k) => k === 'events' || a[k] === before[k]);
+    // Open files of the daemons move by a few with their connection pools; a leak grows with the pods.
+    const close = (k: keyof Footprint, a: Footprint): boolean => (k === 'daemonFds' ? Math.abs(a[k] - before[k]) <= FD_SLACK : a[k] === before[k]);
+    const same = (a: Footprint): boolean => (Object.keys(before) as Array<keyof Footprint>).every((k) => k === 'events' || close(k, a));
     // The node removes the last pods' sandboxes and files in the background: give it a moment to settle.
     await waitUntil(async () => {
       after = await footprint(c.root, c.nodeNetns, client);
@@ -69,7 +73,9 @@ test(`${CYCLES} VM pods and ${CYCLES} runc pods created and deleted leave the no
     process.stdout.write(`# ${CYCLES} VM pod cycles in ${(vmMs / 1000).toFixed(0)} s, ${CYCLES} runc pod cycles in ${(runcMs / 1000).toFixed(0)} s\n${footprintTable(before, after ?? before)}\n`);
     assert.ok(after, 'the footprint was measured again');
     for (const k of Object.keys(before) as Array<keyof Footprint>) {
-      if (k !== 'events') assert.equal(after[k], before[k], `${k} is back where it started`);
+      if (k === 'events') continue;
+      if (k === 'daemonFds') assert.ok(Math.abs(after[k] - before[k]) <= FD_SLACK, `the daemons' open files are back where they started (${before[k]} → ${after[k]})`);
+      else assert.equal(after[k], before[k], `${k} is back where it started`);
     }
   } finally {
     client.close();
