@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,9 @@ const record = (name: string, group = 'local'): ClusterRecord => ({
   pools: [{ name: 'nodepool1', mode: 'System', workloadRuntime: 'OCIContainer', osSku: 'Ubuntu', vmSize: 'Standard_D2s_v3', count: 0, maxPods: 110, labels: {}, taints: [], provisioningState: 'Succeeded', nodes: [] }],
 });
 
-test('records are kept per resource group and name, listed in order, checked when read, removed with their directories', (t) => {
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+test('records are kept per resource group and name, listed in order, checked when read, removed with their directories', () => {
   store.save(record('b'));
   store.save(record('a'));
   store.save(record('a', 'rg2'));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, startEtcd, stopProcess } from '../../src/cluster/index.js';
 import { kubectlVersions, leftovers } from './harness.js';
+import { sandpodBin } from './helpers.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -94,4 +95,10 @@ test('sandpod up after a crash (every process killed) cleans up and starts again
     rmSync(root, { recursive: true, force: true });
     assert.equal(left, '');
   }
+});
+
+test('the ./sandpod wrapper a user runs starts the built CLI', async () => {
+  const r = await run(sandpodBin, ['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^usage: sandpod <command>/m);
 });

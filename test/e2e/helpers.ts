@@ -43,9 +43,15 @@ export async function shimEnvironment(base: string): Promise<NodeJS.ProcessEnv> 
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
+/**
+ * The built CLI, as ./sandpod runs it once installed and built. Tests call it directly rather than through the
+ * wrapper, which would rebuild dist/ under the running suite whenever a source is newer than the last build.
+ */
+export const sandpodCommand = [process.execPath, '--enable-source-maps', join(repoRoot, 'dist', 'src', 'cli', 'main.js')] as const;
+
 export function sandpod(args: string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(sandpodBin, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(sandpodCommand[0], [...sandpodCommand.slice(1), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubectlVersions } from '../e2e/harness.js';
-import { sandpod, sandpodBin } from '../e2e/helpers.js';
+import { sandpod, sandpodCommand } from '../e2e/helpers.js';
 import { report, runSoak } from './soak.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } });
@@ -20,9 +20,10 @@ const root = mkdtempSync(join(tmpdir(), 'sandpod-soak-'));
 const roots = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
 let code = 1;
 try {
-  const up = await sandpod(['up', ...roots, '--pod-subnet', '10.243.7.0/24', '--bridge', 'spsoak'], process.env, undefined, 300_000);
+  const up = await sandpod(['up', ...roots, '--pod-subnet', '10.243.7.0/24'], process.env, undefined, 300_000);
   if (up.code !== 0) throw new Error(`sandpod up failed: ${up.stderr}`);
-  const result = await runSoak({ kubeconfig: join(root, 'state', 'clusters', 'default', 'kubeconfig'), roots, sandpod: sandpodBin, kubectl: kubectlVersions['1.32']! }, minutes,
+  const status = JSON.parse((await sandpod(['status', ...roots, '--json'], process.env)).stdout) as { kubeconfig: string };
+  const result = await runSoak({ kubeconfig: status.kubeconfig, roots, sandpod: sandpodCommand, kubectl: kubectlVersions['1.32']! }, minutes,
     (line) => process.stdout.write(`${line}\n`));
   process.stdout.write(`${report(result).join('\n')}\n`);
   code = result.failures.length === 0 ? 0 : 1;

@@ -13,8 +13,8 @@ export interface SoakCluster {
   kubeconfig: string;
   /** `--state-dir … --run-dir …` of the cluster, for `sandpod status --json`. */
   roots: string[];
-  /** The sandpod command of this checkout. */
-  sandpod: string;
+  /** The sandpod command of this checkout (a program and its first arguments). */
+  sandpod: readonly string[];
   kubectl: string;
 }
 
@@ -96,7 +96,7 @@ export async function runSoak(cluster: SoakCluster, minutes: number, say: (line:
     for (let i = 0; i < 50; i++) {
       stops.push(await client.watch(base, {}, () => { counts['watchEvents']! += 1; }, () => undefined));
     }
-    const status = JSON.parse((await run(cluster.sandpod, ['status', ...cluster.roots, '--json'])).stdout) as { daemons: Array<{ name: string; pid: number }>; etcdEndpoints?: string[] };
+    const status = JSON.parse((await run(cluster.sandpod[0]!, [...cluster.sandpod.slice(1), 'status', ...cluster.roots, '--json'])).stdout) as { daemons: Array<{ name: string; pid: number }>; etcdEndpoints?: string[] };
     const daemons = status.daemons;
     const etcd = status.etcdEndpoints?.[0];
     say(`soak: ${minutes} min; daemons ${daemons.map((d) => `${d.name}=${d.pid}`).join(', ')}`);
