@@ -44,10 +44,9 @@ async function stored(client: KubeClient, path: string): Promise<number> {
 }
 
 /**
- * The cluster's footprint: `root` holds its state and run roots; `bridge` is its pod bridge. Logs and etcd's own
- * files are left out of the file count: they grow by design (bounded by rotation and compaction).
+ * The footprint of the cluster under `root` whose one node has the network namespace `nodeNetns`. Logs and etcd's
+ * own files are left out of the file count: they grow by design (bounded by rotation and compaction).
  */
-/** The footprint of the cluster under `root` whose one node has the network namespace `nodeNetns`. */
 export async function footprint(root: string, nodeNetns: string, client: KubeClient): Promise<Footprint> {
   const pids = await processesWhere((cmd) => cmd.includes(root));
   const daemons = await processesWhere((cmd) => cmd.includes(root) && !cmd.startsWith('qemu-system') && !cmd.includes('shim'));
