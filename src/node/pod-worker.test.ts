@@ -167,9 +167,13 @@ test('a slow sandbox creation is awaited, never repeated; each container is crea
     for (let i = 0; i < 5; i++) await w.sync(f.cri.snapshot());
     assert.equal(f.cri.count('RunPodSandbox'), 1, 'one creation while it is slow');
     assert.equal(lastStatus(f.api)['phase'], 'Pending');
+    const beforeSandbox = f.cri.snapshot();
     release();
     await until(() => f.cri.sandboxes.size === 1);
     await new Promise((r) => setImmediate(r));
+    await w.sync(beforeSandbox);
+    await w.sync(beforeSandbox);
+    assert.equal(f.cri.count('RunPodSandbox'), 1, 'a snapshot from before the sandbox was made does not ask for it again');
     const stale = f.cri.snapshot();
     await w.sync(f.cri.snapshot());
     assert.equal(f.cri.count('CreateContainer'), 1);
@@ -269,6 +273,31 @@ test('old instances of a restarting container are removed: the current one and t
     await until(() => f.cri.count('RemoveContainer') === 3);
     assert.deepEqual(f.cri.calls.filter((c) => c.method === 'RemoveContainer').map((c) => c.arg['container_id']).sort(), ['old0', 'old1', 'old2']);
     assert.deepEqual([...f.cri.containers.keys()].sort(), [running.id, 'old3'].sort());
+  } finally {
+    await f.done();
+  }
+});
+
+test('earlier sandboxes of a running pod are stopped once, and all but the newest removed; the current one stays', async () => {
+  const f = await frame();
+  try {
+    const w = f.worker(pod({ containers: [main] }));
+    await w.sync(f.cri.snapshot());
+    await until(() => f.cri.sandboxes.size === 1);
+    await new Promise((r) => setImmediate(r));
+    await w.sync(f.cri.snapshot());
+    const [current] = [...f.cri.sandboxes.values()];
+    // One that died long ago, and one containerd lost track of while it was being made, its VM still running.
+    f.cri.sandboxes.set('dead', { ...structuredClone(current!), id: 'dead', state: 'SANDBOX_NOTREADY', created_at: current!.created_at - 2e9 });
+    f.cri.sandboxes.set('lost', { ...structuredClone(current!), id: 'lost', state: 'SANDBOX_NOTREADY', created_at: current!.created_at - 1e9 });
+    await w.sync(f.cri.snapshot());
+    await until(() => f.cri.count('RemovePodSandbox') === 1);
+    await w.sync(f.cri.snapshot());
+    await w.sync(f.cri.snapshot());
+    const stopped = f.cri.calls.filter((c) => c.method === 'StopPodSandbox').map((c) => c.arg['pod_sandbox_id']).sort();
+    assert.deepEqual(stopped, ['dead', 'lost'], 'each earlier sandbox stopped once; the current one never');
+    assert.deepEqual([...f.cri.sandboxes.keys()].sort(), [current!.id, 'lost'].sort(), 'the newest earlier sandbox is kept');
+    assert.equal(lastStatus(f.api)['phase'], 'Running');
   } finally {
     await f.done();
   }

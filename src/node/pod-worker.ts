@@ -75,6 +75,8 @@ interface ContainerState {
 
 /** RunPodSandbox may wait for a VM template to be made: far longer than other calls. */
 const SANDBOX_TIMEOUT_MS = 10 * 60_000;
+/** How long after containerd said a sandbox name is reserved the worker waits before asking again. */
+const RESERVED_RETRY_MS = 2000;
 /** How often volumes are refreshed from ConfigMaps and Secrets once set up, and emptyDir usage is measured. */
 const VOLUME_REFRESH_MS = 10_000;
 const nsToMs = (ns: number): number => Math.floor(ns / 1e6);
@@ -95,7 +97,10 @@ export class PodWorker {
   private state: PodState = 'Setup';
   private readonly containers = new Map<string, ContainerState>();
   private readonly volumes: PodVolumes;
-  private sandbox: { id: string; attempt: number; podIP?: string; vm: boolean } | undefined;
+  /** The pod's ready sandbox; `createdAt` when this worker made it (the node's snapshot may not show it yet). */
+  private sandbox: { id: string; attempt: number; podIP?: string; vm: boolean; createdAt?: number } | undefined;
+  /** Until when a sandbox name containerd still reserves is not asked for again. */
+  private reservedUntil = 0;
   /** A RunPodSandbox under way; syncs wait for it instead of asking again. */
   private creating: Promise<void> | undefined;
   private readonly sandboxBackoff = new Backoff(1000, 60_000);
@@ -112,8 +117,10 @@ export class PodWorker {
   private dnsReported = false;
   /** ContainerStatus of instances that have exited never changes: asked once. */
   private readonly exitedCache = new Map<string, ContainerStatus>();
-  /** Old container instances being removed (garbage collection). */
+  /** Old container instances and earlier sandboxes being removed (garbage collection). */
   private readonly removing = new Set<string>();
+  /** Earlier sandboxes of the pod already stopped (each is stopped once, then left for removal). */
+  private readonly stoppedSandboxes = new Set<string>();
   private readonly log: Logger;
 
   constructor(pod: PodInfo, private readonly ctx: WorkerContext) {
@@ -258,11 +265,14 @@ export class PodWorker {
   /** The ready sandbox's id; starts creating one (in the background) when there is none. */
   private async ensureSandbox(snap: NodeSnapshot): Promise<string | undefined> {
     const found = this.sandboxOf(snap);
+    // A sandbox this worker made after the snapshot was taken is not in it yet: it must not be asked for again.
+    const own = this.sandbox;
+    if (own?.createdAt !== undefined && own.createdAt >= snap.takenAt - 1000 && found?.id !== own.id) return own.id;
     if (found?.ready) {
       if (found.id !== this.sandbox?.id) await this.adoptSandbox(found.id);
       return found.id;
     }
-    if (this.creating || this.sandboxBackoff.remaining(Date.now()) > 0) return undefined;
+    if (this.creating || this.sandboxBackoff.remaining(Date.now()) > 0 || Date.now() < this.reservedUntil) return undefined;
     if (found) {
       // The sandbox died (a VM pod's QEMU was killed, say): its containers are gone with it; start over.
       this.event('Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
@@ -290,11 +300,14 @@ export class PodWorker {
     try {
       const { pod_sandbox_id: id } = await this.ctx.cri.runPodSandbox({ config: this.sandboxRequest(attempt), runtime_handler: handler }, { timeoutMs: SANDBOX_TIMEOUT_MS });
       await this.adoptSandbox(id);
+      if (this.sandbox?.id === id) this.sandbox.createdAt = Date.now();
       this.log.info('pod sandbox ready', { sandbox: id, handler: handler || 'default', podIP: this.sandbox?.podIP, ms: Date.now() - t0 });
     } catch (err) {
       // containerd still creating a sandbox of this name (after an agent restart): the next snapshot shows it.
       if (isSandpodError(err) && /name .* is reserved/.test(err.message)) {
         this.log.info('the pod sandbox is still being created by the runtime', { attempt });
+        // Asked again only once a later snapshot could show it.
+        this.reservedUntil = Date.now() + RESERVED_RETRY_MS;
         return;
       }
       const delay = this.sandboxBackoff.crashed(Date.now(), 0);
@@ -315,6 +328,7 @@ export class PodWorker {
     this.state = 'Running';
     if (await this.overEmptyDirLimit()) return this.finish(snap);
     this.collectGarbage(snap);
+    this.collectSandboxes(snap, sandbox);
     const init: ContainerView[] = [];
     const containers: ContainerView[] = [];
     let initDone = true;
@@ -417,6 +431,27 @@ export class PodWorker {
           .finally(() => { this.removing.delete(c.id); this.exitedCache.delete(c.id); });
       }
     }
+  }
+
+  /**
+   * The pod's other sandboxes, as kubelet treats them: each is stopped (a VM left by a sandbox containerd lost
+   * track of while it was being made goes with it), and all but the newest are removed (the newest keeps the
+   * last container instances, whose count the next ones continue).
+   */
+  private collectSandboxes(snap: NodeSnapshot, current: string): void {
+    const old = snap.sandboxes.filter((s) => s.labels[LABEL.podUid] === this.pod.uid && s.id !== current).sort((a, b) => b.created_at - a.created_at);
+    old.forEach((s, i) => {
+      const remove = i > 0;
+      if (this.removing.has(s.id) || (!remove && this.stoppedSandboxes.has(s.id))) return;
+      this.removing.add(s.id);
+      void this.ctx.cri.stopPodSandbox({ pod_sandbox_id: s.id })
+        .then(async () => {
+          this.stoppedSandboxes.add(s.id);
+          if (remove) await this.ctx.cri.removePodSandbox({ pod_sandbox_id: s.id });
+        })
+        .catch((err: unknown) => this.log.warn('cannot stop or remove an earlier sandbox of the pod; tried again on the next sync', { sandbox: s.id, err: describeError(err) }))
+        .finally(() => this.removing.delete(s.id));
+    });
   }
 
   /** An exited instance's termination message: its file, or its last log lines when the policy says so. */
