@@ -226,16 +226,23 @@ export class TaskService {
 
   async wait(id: string, execId: string): Promise<ExitInfo> { return this.proc(id, execId).exited; }
 
-  /** Signals a process; one that has already exited has nothing left to stop, which is not an error. */
+  /**
+   * Signals a process; one that has already exited has nothing left to stop, which is not an error. One created
+   * and never started (containerd restarted between Create and Start, and now deletes it with a kill) ends at
+   * once, as runc's created container does: containerd waits for that exit.
+   */
   async kill(id: string, execId: string, signal: number): Promise<void> {
     const t = this.task(id);
     const p = this.proc(id, execId);
     if (p.status === TaskStatus.Stopped) return;
-    if (p.status !== TaskStatus.Running) throw notFound(`task/${id}`, `process ${execId || id} is not running`);
     if (t.kind === 'sandbox' && !execId) {
-      // Stopping the pod sandbox stops its VM; a container still in it is reported killed with it.
+      // Stopping the pod sandbox stops its VM (running since Create); a container still in it is reported killed with it.
       await this.onExit(t, p, signal === signals['SIGKILL'] ? 137 : 0);
       await t.pod.sandbox.destroy();
+      return;
+    }
+    if (p.status === TaskStatus.Created) {
+      await this.onExit(t, p, 128 + signal);
       return;
     }
     // The guest no longer knows a process whose exit is already on its way here.
