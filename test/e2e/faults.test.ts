@@ -103,6 +103,13 @@ async function notRunning(client: KubeClient): Promise<string[]> {
     .map((p) => `${p.metadata.name ?? ''} ${p.metadata.deletionTimestamp ? 'Terminating' : JSON.stringify(p['status'])}`);
 }
 
+/** Deletes every pod of the test (recording them as deleted) and waits until the API has none left. */
+async function deleteAll(client: KubeClient, ledger: Ledger): Promise<void> {
+  for (const p of (await client.list(NS)).items) ledger.deleted.add(p.metadata.name ?? '');
+  await client.call('DELETE', `${NS}?labelSelector=fault%3Dyes`);
+  await c.waitFor('every pod of the round gone', async () => (await client.list(NS)).items.length === 0, 180_000);
+}
+
 const allRunning = async (client: KubeClient): Promise<boolean> => (await notRunning(client)).length === 0;
 
 const targets: Array<{ name: string; find: () => Promise<number | undefined> }> = [
@@ -146,14 +153,14 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
         return last.length === 0 ? true : undefined;
       }, { timeoutMs: 240_000, intervalMs: 2000, onTimeout: () => new Error(`after killing ${target.name}: ${last.join('; ')}`) });
       process.stdout.write(`# ${target.name} killed: healed in ${((Date.now() - killedAt) / 1000).toFixed(0)} s; ${ledger.created.size} pods created, ${ledger.deleted.size} deleted so far\n`);
+      // The next round starts from an empty node: pods kept from every round would fill its CPU requests.
+      await deleteAll(client, ledger);
     }
     const restarts = (await statusJson()).daemons.map((d) => `${d.name} ${d.restarts}`).join(', ');
     process.stdout.write(`# supervisor restarts: ${restarts}\n`);
     // Everything deleted: the node must be as it was.
-    await client.call('DELETE', `${NS}?labelSelector=fault%3Dyes`);
     let after: Footprint | undefined;
     await waitUntil(async () => {
-      if ((await client.list(NS)).items.length > 0) return undefined;
       after = await footprint(c.root, c.nodeNetns, client);
       return ['processes', 'mounts', 'netns', 'veths', 'files', 'objects'].every((k) => after?.[k as keyof Footprint] === before[k as keyof Footprint]) ? true : undefined;
     }, { timeoutMs: 180_000, intervalMs: 2000, onTimeout: () => new Error(`the node did not return to its footprint:\n${footprintTable(before, after ?? before)}`) });
@@ -166,6 +173,7 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
 test('a reboot (every process killed, run directory, mounts and namespaces gone): sandpod up brings the cluster and its pods back', { timeout: 20 * 60_000 }, async () => {
   const client = KubeClient.fromKubeconfig(c.kubeconfig);
   try {
+    await deleteAll(client, { created: new Set(), deleted: new Set() });
     await client.create(NS, pod('survivor-runc', false));
     await client.create(NS, pod('survivor-vm', true));
     await c.waitFor('the survivors running', () => allRunning(client), 240_000);
