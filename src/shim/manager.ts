@@ -91,32 +91,41 @@ export async function shimServe(flags: ShimFlags & { socket: string }, log: Logg
   });
   await server.listen(flags.socket);
   process.on('SIGTERM', () => void exit());
-  const watchdog = flags.address ? watchContainerd(flags.address, () => {
+  // A restart of containerd is ridden out (it reconnects to its shims); one gone for good (its node taken down)
+  // leaves no shim and no VM behind.
+  const containerd = flags.address?.replace(/^unix:\/\//, '');
+  const watchdog = containerd ? holdsFor(async () => !(await accepts(containerd)), CONTAINERD_GONE_MS, () => {
     log.warn('containerd has been gone too long; stopping every task and exiting', { address: flags.address, afterMs: CONTAINERD_GONE_MS });
     void exit();
   }) : undefined;
+  const idleWatch = holdsFor(() => tasks.idle, SHIM_IDLE_MS, () => {
+    log.warn('no task for a while (containerd went away before it created one); exiting', { afterMs: SHIM_IDLE_MS });
+    void exit();
+  });
   log.info('shim serving', { id: flags.id, socket: flags.socket });
   await finished;
   clearInterval(watchdog);
+  clearInterval(idleWatch);
 }
 
 /** How long a shim waits for a containerd that stopped answering before it takes its VMs down and exits. */
 const CONTAINERD_GONE_MS = 30_000;
 
 /**
- * Calls `gone` once containerd's socket has refused connections for CONTAINERD_GONE_MS: a restart of
- * containerd is ridden out (it reconnects to its shims), a containerd that is gone for good (its node taken
- * down) leaves no shim and no VM behind.
+ * How long a shim with no task lives: containerd creates the first task right after `start` and shuts the shim
+ * down after the last, so an idle shim is one whose containerd died in between (and the new one never knew it).
  */
-function watchContainerd(address: string, gone: () => void): NodeJS.Timeout {
-  const socket = address.replace(/^unix:\/\//, '');
+const SHIM_IDLE_MS = 60_000;
+
+/** Calls `then` once `condition` has held for `ms` without a break (checked every 5 s). */
+function holdsFor(condition: () => boolean | Promise<boolean>, ms: number, then: () => void): NodeJS.Timeout {
   let since: number | undefined;
-  const timer = setInterval(() => void accepts(socket).then((ok) => {
-    if (ok) { since = undefined; return; }
+  const timer = setInterval(() => void Promise.resolve(condition()).then((holds) => {
+    if (!holds) { since = undefined; return; }
     since ??= Date.now();
-    if (Date.now() - since >= CONTAINERD_GONE_MS) {
+    if (Date.now() - since >= ms) {
       clearInterval(timer);
-      gone();
+      then();
     }
   }), 5_000);
   timer.unref();

@@ -88,6 +88,10 @@ export class TaskService {
 
   get taskCount(): number { return this.tasks.size; }
 
+  /** No task, no pod VM and no Create under way: nothing for containerd to come back to. */
+  get idle(): boolean { return this.tasks.size === 0 && this.pods.size === 0 && this.creating === 0; }
+  private creating = 0;
+
   private task(id: string): Task {
     const t = this.tasks.get(id);
     if (!t) throw notFound(`task/${id}`, `task ${id} not found`);
@@ -105,6 +109,15 @@ export class TaskService {
   private vmPid(t: Task): number { return t.pod.sandbox.vm.pid; }
 
   async create(req: { id: string; bundle: string; rootfs: Mount[]; terminal: boolean; stdin: string; stdout: string; stderr: string }): Promise<{ pid: number }> {
+    this.creating++;
+    try {
+      return await this.createTask(req);
+    } finally {
+      this.creating--;
+    }
+  }
+
+  private async createTask(req: { id: string; bundle: string; rootfs: Mount[]; terminal: boolean; stdin: string; stdout: string; stderr: string }): Promise<{ pid: number }> {
     const object = `task/${req.id}`;
     if (this.tasks.has(req.id)) throw new SandpodError('AlreadyExists', `task ${req.id} already exists`, { object });
     const spec = await readBundleSpec(req.bundle, object);

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PAUSE_IMAGE } from '../../src/images/pause.js';
 import { KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { waitUntil } from '../../src/wait.js';
 import { localCluster } from './local-cluster.js';
@@ -22,7 +23,8 @@ const pod = (name: string, vm: boolean): KubeObject => ({
   spec: {
     ...(vm ? { runtimeClassName: 'kata-vm-isolation' } : {}),
     terminationGracePeriodSeconds: 1,
-    containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'IfNotPresent', command: ['sleep', '100000'], resources: { limits: { memory: '128Mi' }, requests: { cpu: '10m' } } }],
+    // pause exits on SIGTERM: a deletion does not wait out the grace period (what that costs is tested elsewhere).
+    containers: [{ name: 'main', image: PAUSE_IMAGE, imagePullPolicy: 'IfNotPresent', resources: { limits: { memory: '128Mi' }, requests: { cpu: '10m' } } }],
   },
 });
 

@@ -134,16 +134,21 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
     for (const target of targets) {
       const stop = { done: false };
       const load = churn(client, ledger, stop, target.name.replace(/[^a-z]/g, ''));
-      await c.waitFor(`pods running before killing ${target.name}`, async () => (await client.list(NS).catch(() => ({ items: [] }))).items.length >= 2, 240_000);
-      const pid = await target.find();
-      assert.ok(pid, `${target.name} is found`);
-      process.kill(pid, 'SIGKILL');
-      const killedAt = Date.now();
-      // The load goes on until ten more pods were acknowledged after the kill (the API may be down a while).
-      const createdAtKill = ledger.created.size;
-      await c.waitFor(`ten pods created after killing ${target.name}`, async () => ledger.created.size >= createdAtKill + 10, 240_000);
-      stop.done = true;
-      await load;
+      let killedAt = 0;
+      try {
+        await c.waitFor(`pods running before killing ${target.name}`, async () => (await client.list(NS).catch(() => ({ items: [] }))).items.length >= 2, 240_000);
+        // A shim or a QEMU exists once the first VM pod of the round is being made.
+        const pid = await waitUntil(() => target.find(), { timeoutMs: 240_000, intervalMs: 250, onTimeout: () => new Error(`${target.name} never appeared under load`) });
+        process.kill(pid, 'SIGKILL');
+        killedAt = Date.now();
+        // The load goes on until ten more pods were acknowledged after the kill (the API may be down a while).
+        const createdAtKill = ledger.created.size;
+        await c.waitFor(`ten pods created after killing ${target.name}`, async () => ledger.created.size >= createdAtKill + 10, 240_000);
+      } finally {
+        // Also when the round fails: the next test starts from a quiet cluster.
+        stop.done = true;
+        await load;
+      }
       // The cluster heals: the supervisor restarts daemons, the agent recreates what died.
       let last: string[] = [];
       await waitUntil(async () => {
@@ -160,10 +165,15 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
     process.stdout.write(`# supervisor restarts: ${restarts}\n`);
     // Everything deleted: the node must be as it was.
     let after: Footprint | undefined;
+    let processesNow: string[] = [];
     await waitUntil(async () => {
       after = await footprint(c.root, c.nodeNetns, client);
+      processesNow = (await processCommandLines()).filter((p) => p.argv.join(' ').includes(c.root)).map((p) => `${p.pid} ${p.argv.join(' ').slice(0, 240)}`);
       return ['processes', 'mounts', 'netns', 'veths', 'files', 'objects'].every((k) => after?.[k as keyof Footprint] === before[k as keyof Footprint]) ? true : undefined;
-    }, { timeoutMs: 180_000, intervalMs: 2000, onTimeout: () => new Error(`the node did not return to its footprint:\n${footprintTable(before, after ?? before)}`) });
+    }, {
+      timeoutMs: 180_000, intervalMs: 2000,
+      onTimeout: () => new Error(`the node did not return to its footprint:\n${footprintTable(before, after ?? before)}\nits processes now:\n${processesNow.join('\n')}`),
+    });
     process.stdout.write(`${footprintTable(before, after ?? before)}\n`);
   } finally {
     client.close();
@@ -187,9 +197,16 @@ test('a reboot (every process killed, run directory, mounts and namespaces gone)
     for (const ns of [`sandpod-${key}`, c.nodeNetns]) await execText('ip', ['netns', 'delete', ns]);
     await execText('ip', ['link', 'delete', `spc${key}`]);
     await rm(join(c.root, 'run'), { recursive: true, force: true });
+    // Kubernetes times have seconds: a container started again after the reboot started at this second or later.
+    const rebootAt = Math.floor(Date.now() / 1000) * 1000;
     const up = await sandpod(['up', ...c.roots], process.env, undefined, 300_000);
     assert.equal(up.code, 0, `sandpod up after the reboot: ${up.stdout}\n${up.stderr}`);
-    await c.waitFor('the survivors running again', () => allRunning(client), 300_000);
+    // The API still says Running from before the reboot: wait for containers the node started since.
+    const startedAgain = async (): Promise<boolean> => (await client.list(NS)).items.every((p) => {
+      const started = (p['status'] as { containerStatuses?: Array<{ state?: { running?: { startedAt?: string } } }> } | undefined)?.containerStatuses?.[0]?.state?.running?.startedAt;
+      return started !== undefined && Date.parse(started) >= rebootAt;
+    });
+    await c.waitFor('the survivors running again', async () => (await allRunning(client)) && (await startedAgain()), 300_000);
     const names = (await client.list(NS)).items.map((p) => p.metadata.name).sort();
     assert.deepEqual(names, ['survivor-runc', 'survivor-vm']);
     assert.equal((await c.podVms()).length, 1, 'the VM pod has one VM again');
