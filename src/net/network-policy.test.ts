@@ -18,10 +18,15 @@ const keys = allPods.map((p) => `${p.namespace}/${p.name}`);
 
 const policy = (namespace: string, name: string, spec: NetworkPolicySpec): PolicyObject => ({ namespace, name, spec });
 
-/** The whole matrix: from → to, as "X" (admitted) or "." (not), one line per source, like upstream's printout. */
+/**
+ * The whole matrix: from → to, as "X" (admitted) or "." (not), one line per source, like upstream's printout. A pod's
+ * traffic to itself never leaves it ("a pod cannot block access to itself"): the diagonal is X, as upstream's
+ * AllowLoopback has it.
+ */
 function matrix(state: ClusterPolicyState, protocol: Protocol, port?: number): string {
   const rules = new Map(podRules(state, state.pods).map((r) => [r.pod, r]));
   return keys.map((from) => `${from} ${keys.map((to) => {
+    if (from === to) return 'X';
     const out = admits(rules.get(from)!, 'Egress', ipOf(to), protocol, port);
     const into = admits(rules.get(to)!, 'Ingress', ipOf(from), protocol, port);
     return out && into ? 'X' : '.';
@@ -30,7 +35,7 @@ function matrix(state: ClusterPolicyState, protocol: Protocol, port?: number): s
 
 /** The expected matrix from a predicate. */
 const expect = (ok: (from: string, to: string) => boolean): string =>
-  keys.map((from) => `${from} ${keys.map((to) => (ok(from, to) ? 'X' : '.')).join('')}`).join('\n');
+  keys.map((from) => `${from} ${keys.map((to) => (from === to || ok(from, to) ? 'X' : '.')).join('')}`).join('\n');
 
 const state = (policies: PolicyObject[], pods = allPods, nss = nsObjects): ClusterPolicyState => ({ policies, pods, namespaces: nss });
 
@@ -40,7 +45,7 @@ test('no policy: everything reaches everything, on every protocol', () => {
   }
 });
 
-test('default-deny ingress isolates a namespace\'s pods from everyone, themselves included', () => {
+test('default-deny ingress isolates a namespace\'s pods from everyone but themselves', () => {
   const s = state([policy('x', 'deny', { podSelector: {}, policyTypes: ['Ingress'] })]);
   assert.equal(matrix(s, 'TCP', 80), expect((_, to) => !to.startsWith('x/')));
   assert.equal(matrix(s, 'ICMP'), expect((_, to) => !to.startsWith('x/')), 'ping too');

@@ -105,8 +105,9 @@ async function probeMatrix(p: Probe): Promise<string> {
   return rows.join('\n');
 }
 
+/** The expected matrix; a pod always reaches itself (its traffic to itself never leaves it), as upstream's AllowLoopback says. */
 const expected = (allowed: (from: string, to: string) => boolean): string =>
-  KEYS.map((from) => `${from} ${KEYS.map((to) => (allowed(from, to) ? 'X' : '.')).join('')}`).join('\n');
+  KEYS.map((from) => `${from} ${KEYS.map((to) => (from === to || allowed(from, to) ? 'X' : '.')).join('')}`).join('\n');
 const header = `    ${KEYS.map((k) => k.replace('/', '')).join(' ')}  (to; X admitted)`;
 
 /** Probes until the matrix is the expected one (rules take effect within 2 s; probes take their time); prints both otherwise. */
