@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Container as CriContainer, ContainerStatus, CriClient, PodSandbox } from '../cri/index.js';
+import { SandpodError } from '../errors.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import { createLogger, nullSink, stderrSink } from '../log.js';
 import { LABEL } from './cri-config.js';
@@ -118,7 +119,13 @@ class FakeApi {
     return {};
   }
   async create(_path: string, ev: { reason: string }): Promise<unknown> { this.events.push(ev.reason); return ev; }
-  async delete(path: string): Promise<unknown> { this.deletes.push(path); return {}; }
+  /** The next deletes fail as an unreachable API server does. */
+  deleteFailures = 0;
+  async delete(path: string): Promise<unknown> {
+    this.deletes.push(path);
+    if (this.deleteFailures > 0) { this.deleteFailures--; throw new SandpodError('Unavailable', 'connect ECONNREFUSED'); }
+    return {};
+  }
   async get(path: string): Promise<KubeObject> { throw Object.assign(new Error(`not found: ${path}`), { status: { code: 404 } }); }
 }
 
@@ -262,6 +269,22 @@ test('old instances of a restarting container are removed: the current one and t
     await until(() => f.cri.count('RemoveContainer') === 3);
     assert.deepEqual(f.cri.calls.filter((c) => c.method === 'RemoveContainer').map((c) => c.arg['container_id']).sort(), ['old0', 'old1', 'old2']);
     assert.deepEqual([...f.cri.containers.keys()].sort(), [running.id, 'old3'].sort());
+  } finally {
+    await f.done();
+  }
+});
+
+test('a deletion the API server could not confirm (it was down) is confirmed on a later sync, not forgotten', async () => {
+  const f = await frame();
+  try {
+    const w = f.worker(pod({ containers: [main] }, { deletionTimestamp: '2026-01-01T00:00:00Z', deletionGracePeriodSeconds: 1 }));
+    f.api.deleteFailures = 1;
+    await w.sync(f.cri.snapshot());
+    assert.equal(w.done, false, 'not gone while the API has not heard of it');
+    await new Promise((r) => setTimeout(r, 1100));
+    await w.sync(f.cri.snapshot());
+    assert.equal(w.done, true);
+    assert.equal(f.api.deletes.length, 2);
   } finally {
     await f.done();
   }

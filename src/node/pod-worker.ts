@@ -728,9 +728,16 @@ export class PodWorker {
     }
     if (!this.deletedFromApi) {
       const path = `/api/v1/namespaces/${this.pod.namespace}/pods/${this.pod.name}`;
-      await this.ctx.client.delete(path, { gracePeriodSeconds: 0, preconditions: { uid: this.pod.uid } }).catch((err: unknown) => {
-        this.log.warn('could not confirm the deletion', { err: describeError(err) });
-      });
+      try {
+        await this.ctx.client.delete(path, { gracePeriodSeconds: 0, preconditions: { uid: this.pod.uid } });
+      } catch (err) {
+        // Gone already, or replaced by a pod of the same name: nothing of this one is left to confirm.
+        if (!isSandpodError(err, 'NotFound') && !isSandpodError(err, 'Conflict')) {
+          const delay = this.terminateBackoff.crashed(Date.now(), 0);
+          this.log.warn('could not confirm the deletion; trying again', { err: describeError(err), retryInMs: delay });
+          return;
+        }
+      }
     }
     this.state = 'Gone';
     this.log.info('pod terminated and removed', { forced: this.deletedFromApi });

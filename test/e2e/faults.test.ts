@@ -96,10 +96,14 @@ async function invariants(client: KubeClient, ledger: Ledger): Promise<string[]>
   return problems;
 }
 
-async function allRunning(client: KubeClient): Promise<boolean> {
-  const pods = (await client.list(NS)).items;
-  return pods.every((p) => p.metadata.deletionTimestamp === undefined && (p['status'] as { phase?: string } | undefined)?.phase === 'Running');
+/** Pods that are not Running (or are being deleted), named with what they show, for the failure message. */
+async function notRunning(client: KubeClient): Promise<string[]> {
+  return (await client.list(NS)).items
+    .filter((p) => p.metadata.deletionTimestamp !== undefined || (p['status'] as { phase?: string } | undefined)?.phase !== 'Running')
+    .map((p) => `${p.metadata.name ?? ''} ${p.metadata.deletionTimestamp ? 'Terminating' : JSON.stringify(p['status'])}`);
 }
+
+const allRunning = async (client: KubeClient): Promise<boolean> => (await notRunning(client)).length === 0;
 
 const targets: Array<{ name: string; find: () => Promise<number | undefined> }> = [
   ...['etcd', 'apiserver', 'scheduler'].map((d) => ({ name: d, find: async () => (await statusJson()).daemons.find((x) => x.name === d)?.pid })),
@@ -136,10 +140,11 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
       // The cluster heals: the supervisor restarts daemons, the agent recreates what died.
       let last: string[] = [];
       await waitUntil(async () => {
-        if (!(await allRunning(client).catch(() => false))) return undefined;
+        last = await notRunning(client).catch((err: unknown) => [String(err)]);
+        if (last.length > 0) return undefined;
         last = await invariants(client, ledger).catch((err: unknown) => [String(err)]);
         return last.length === 0 ? true : undefined;
-      }, { timeoutMs: 240_000, intervalMs: 2000, onTimeout: () => new Error(`after killing ${target.name}: ${last.join('; ') || 'pods not all running'}`) });
+      }, { timeoutMs: 240_000, intervalMs: 2000, onTimeout: () => new Error(`after killing ${target.name}: ${last.join('; ')}`) });
       process.stdout.write(`# ${target.name} killed: healed in ${((Date.now() - killedAt) / 1000).toFixed(0)} s; ${ledger.created.size} pods created, ${ledger.deleted.size} deleted so far\n`);
     }
     const restarts = (await statusJson()).daemons.map((d) => `${d.name} ${d.restarts}`).join(', ');
