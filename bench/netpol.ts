@@ -17,8 +17,10 @@ import { join } from 'node:path';
 import { netprobeImageArchive, NETPROBE_IMAGE } from '../src/images/index.js';
 import { KubeClient, type KubeObject } from '../src/kube/index.js';
 import { resolvePaths } from '../src/paths.js';
+import { waitUntil } from '../src/wait.js';
 import { sandpod } from '../test/e2e/helpers.js';
 import { kubectlVersions } from '../test/e2e/harness.js';
+import { timeToEffect } from '../test/e2e/netprobe-watch.js';
 
 const CONNECTS = Number(process.env['BENCH_CONNECTS'] ?? 200);
 const MB = Number(process.env['BENCH_MB'] ?? 32);
@@ -34,9 +36,11 @@ async function sp(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+const kubectlArgv = [kubectlVersions['1.32']!, '--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc')];
+
 function kubectl(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), ...args], { timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(kubectlArgv[0]!, [...kubectlArgv.slice(1), ...args], { timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`));
       else resolve(stdout);
     });
@@ -98,21 +102,19 @@ async function main(): Promise<void> {
         apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'zz-allow-bench' },
         spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }], egress: [{ to: [{ podSelector: { matchLabels: { role: 'server' } } }] }] },
       });
-      await new Promise((r) => setTimeout(r, 3000));
+      // In force once the last policy is: only it lets a client reach a server, and the others keep a server from a client.
+      const probe = async (from: string, to: string): Promise<boolean> =>
+        (JSON.parse(await kubectl(['exec', '-n', NS, from, '--', 'netprobe', 'probe', '--timeout', '1000', `tcp:${to}:80`])) as Record<string, boolean>)[`tcp:${to}:80`] === true;
+      const clientIp = await ip('runc-client');
+      await waitUntil(async () => ((await probe('runc-client', servers.runc)) && !(await probe('runc-server', clientIp)) ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 200, onTimeout: () => new Error('the 50 policies were not enforced within 60 s') });
       for (const [label, from, to] of pairs) results['50 policies']![label] = await measure(from, servers[to]);
 
       // A change's time to take effect, watched from the runc client against the runc server (one clock with us).
       const closed: number[] = [];
       const opened: number[] = [];
-      const watch = async (until: 'open' | 'closed', change: () => Promise<unknown>): Promise<number> => {
-        const watching = kubectl(['exec', '-n', NS, 'runc-client', '--', 'netprobe', 'watch', '--target', `tcp:${servers.runc}:80`, '--until', until, '--interval', '20', '--timeout', '300', '--deadline', '15000']);
-        await new Promise((r) => setTimeout(r, 1500));
-        const t0 = Date.now();
-        await change();
-        const { at } = JSON.parse(await watching) as { at: number | null };
-        if (at === null) throw new Error(`the change was not seen (${until})`);
-        return at - t0;
-      };
+      const exec = [...kubectlArgv, 'exec', '-n', NS, 'runc-client'];
+      const watch = (until: 'open' | 'closed', change: () => Promise<unknown>): Promise<number> => timeToEffect({ exec, target: `tcp:${servers.runc}:80`, until }, change);
       const deny = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-server' }, spec: { podSelector: { matchLabels: { role: 'server' } }, policyTypes: ['Ingress'] } };
       await client.call('DELETE', `${base}`);
       for (let i = 0; i < CHANGES; i++) {

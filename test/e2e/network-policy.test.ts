@@ -28,6 +28,7 @@ import { clusterKey, clusterTraces, hostForwarding } from './cluster-traces.js';
 import { kubectlVersions } from './harness.js';
 import { repoRoot, sandpod } from './helpers.js';
 import { execText, type KubectlResult } from './local-cluster.js';
+import { timeToEffect as watchChange } from './netprobe-watch.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sandpod-e2e-netpol-'));
 const stateRoot = join(root, 'state');
@@ -244,19 +245,11 @@ test('the probe matrix over 9 pods on 3 nodes, 5 of them VM pods, for 12 cases',
   });
 });
 
-/** Milliseconds from `change` to the first probe of `target` from `watcher` that sees it `until` open or closed. */
-async function timeToEffect(watcher: string, target: string, until: 'open' | 'closed', change: () => Promise<unknown>): Promise<number> {
+/** Milliseconds from `change` to the first probe of `target` from `watcher` (a runc pod) that sees it `until` open or closed. */
+function timeToEffect(watcher: string, target: string, until: 'open' | 'closed', change: () => Promise<unknown>): Promise<number> {
   const [ns, name] = watcher.split('/') as [string, string];
-  const watching = kubectl(['exec', '-n', ns, name, '--', 'netprobe', 'watch', '--target', `tcp:${ips.get(target)}:80`, '--until', until, '--interval', '20', '--timeout', '300', '--deadline', '15000']);
-  // The watcher's first probes see the state before the change (the pods are runc ones: one clock with this test).
-  await new Promise((r) => setTimeout(r, 1500));
-  const t0 = Date.now();
-  await change();
-  const r = await watching;
-  assert.equal(r.code, 0, r.stderr);
-  const { at } = JSON.parse(r.stdout) as { at: number | null };
-  assert.ok(at !== null, `${watcher} never saw ${target} ${until}`);
-  return at - t0;
+  const exec = [kubectlVersions['1.32']!, '--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kc'), 'exec', '-n', ns, name];
+  return watchChange({ exec, target: `tcp:${ips.get(target)}:80`, until }, change);
 }
 
 test('changes take effect within 2 s: policy created and deleted, pod and namespace relabelled', async (t) => {

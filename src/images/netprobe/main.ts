@@ -13,7 +13,8 @@
  *   netprobe throughput --target IP:PORT [--bytes N]
  *       sends N bytes to a sink and waits for its count; prints {"bytes": n, "ms": t}
  *   netprobe watch --target tcp:IP:PORT --until open|closed [--interval MS] [--timeout MS] [--deadline MS]
- *       probes until the target is in that state; prints {"at": epoch-ms of the first probe that saw it, "probes": n}
+ *       prints {"ready": epoch-ms} once a probe saw the target in the other state (the one before the change), then
+ *       probes until it is in that state; prints {"at": epoch-ms of the first later probe that saw it, "probes": n}
  */
 import { createServer, connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -140,13 +141,19 @@ async function main(): Promise<void> {
       const interval = Number(values.interval ?? 20);
       let probes = 0;
       const inFlight = new Set<Promise<void>>();
+      // The caller makes its change once told `ready`: a probe that saw the state before it. Only probes started
+      // after that one count, so the answer never predates the change.
+      let ready: number | undefined;
       let seen: number | undefined;
       // Probes start every `interval` ms whatever the ones before are doing, so a timeout does not blur the moment.
       while (seen === undefined && Date.now() < deadline) {
         const at = Date.now();
         probes++;
         const p: Promise<void> = attempt(t, timeoutMs).then((ok) => {
-          if (ok === want && (seen === undefined || at < seen)) seen = at;
+          if (ok !== want && ready === undefined) {
+            ready = at;
+            out({ ready });
+          } else if (ok === want && ready !== undefined && at > ready && (seen === undefined || at < seen)) seen = at;
           inFlight.delete(p);
         });
         inFlight.add(p);
