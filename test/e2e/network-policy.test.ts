@@ -331,11 +331,13 @@ test('host services are out of reach of a VM pod and a runc pod: every node addr
   assert.equal((await execText('ip', ['netns', 'exec', someNs!, process.execPath, '-e', connects])).code, 0, 'a node reaches an agent\'s port: the targets are real');
   for (const from of ['x/a', 'x/b']) {
     const [ns, name] = from.split('/') as [string, string];
-    const r = await ok(['exec', '-n', ns, name, '--', 'netprobe', 'probe', '--timeout', '2000', ...targets, `tcp:${ips.get('y/a')}:80`]);
+    // 5 s, not the matrix's 2: a VM pod starts 71 connects at once on a loaded machine, and a host service that
+    // answers at all answers within it.
+    const r = await ok(['exec', '-n', ns, name, '--', 'netprobe', 'probe', '--timeout', '5000', ...targets, `tcp:${ips.get('y/a')}:80`]);
     const seen = JSON.parse(r) as Record<string, boolean>;
     if (seen[`tcp:${ips.get('y/a')}:80`] !== true) {
       // Blocked, or only slow among the many dropped targets? The same pod alone says which.
-      const alone = await kubectl(['exec', '-n', ns, name, '--', 'netprobe', 'probe', '--timeout', '2000', `tcp:${ips.get('y/a')}:80`]);
+      const alone = await kubectl(['exec', '-n', ns, name, '--', 'netprobe', 'probe', '--timeout', '5000', `tcp:${ips.get('y/a')}:80`]);
       assert.fail(`${from} does not reach y/a with the host targets, so the probe proves nothing\nwith them: ${r}\nalone: ${alone.stdout}${alone.stderr}`);
     }
     const answered = targets.filter((tg) => seen[tg]);
@@ -413,7 +415,7 @@ spec:
   assert.match(d, /Name:\s+described/);
   assert.match(d, /PodSelector:\s+pod=a/);
   assert.match(d, /To Port: serve-80-tcp\/TCP/);
-  assert.match(d, /To Port: 81-90\/UDP/);
+  assert.match(d, /To Port Range: 81-90\/UDP/);
   assert.match(d, /NamespaceSelector: ns=y/);
   assert.match(d, /PodSelector: pod=b/);
   assert.match(d, /IPBlock:\s+CIDR: 10\.0\.0\.0\/8\s+Except: 10\.1\.0\.0\/16/);
