@@ -432,7 +432,7 @@ spec:
     ports: [{protocol: ICMP, port: 80}, {port: 90, endPort: 80}]
 `);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /NetworkPolicy.networking.k8s.io "bad" is invalid/);
+  assert.match(r.stderr, /The NetworkPolicy "bad" is invalid:/);
   assert.match(r.stderr, /spec\.ingress\[0\]\.ports\[0\]\.protocol: Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP"/);
   assert.match(r.stderr, /spec\.ingress\[0\]\.ports\[1\]\.endPort: Invalid value: 90: must be greater than or equal to `port`/);
   assert.match(r.stderr, /spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr: Invalid value: "10\.0\.0\.0\/33": must be a valid CIDR value/);
