@@ -3,7 +3,7 @@
  *   daemon.js apiserver --etcd-endpoints URL[,URL] --pki DIR --port N [--extra-host IP]…
  *   daemon.js scheduler --kubeconfig FILE
  *   daemon.js node --kubeconfig FILE --cri SOCKET --name NODE --logs DIR [--pods-dir DIR] [--host-ip IP] [--labels k=v,…]
- *                  [--taints k=v:Effect,…] [--capacity cpu=N,memory=BYTES,pods=N] [--pod-cidr CIDR]
+ *                  [--taints k=v:Effect,…] [--capacity cpu=N,memory=BYTES,pods=N] [--pod-cidr CIDR] [--pod-bridge BRIDGE]
  *   daemon.js supervisor --run-dir DIR
  * Each stops cleanly on SIGTERM: the node agent marks its node NotReady and leaves its pods running, for the next
  * agent to adopt; the supervisor leaves the daemons it watches running.
@@ -53,6 +53,7 @@ async function node(args: string[]): Promise<() => Promise<void>> {
     options: {
       kubeconfig: { type: 'string' }, cri: { type: 'string' }, name: { type: 'string' }, logs: { type: 'string' }, 'pods-dir': { type: 'string' },
       'host-ip': { type: 'string' }, labels: { type: 'string' }, taints: { type: 'string' }, capacity: { type: 'string' }, 'pod-cidr': { type: 'string' },
+      'pod-bridge': { type: 'string' },
     },
   });
   if (!values.kubeconfig || !values.cri || !values.name || !values.logs) throw new Error('node needs --kubeconfig, --cri, --name and --logs');
@@ -73,6 +74,7 @@ async function node(args: string[]): Promise<() => Promise<void>> {
     ...(capacity ? { capacity } : {}),
     ...(values['pod-cidr'] ? { podCIDR: values['pod-cidr'] } : {}),
     ...(values['pods-dir'] ? { podsDir: values['pods-dir'] } : {}),
+    ...(values['pod-bridge'] ? { podBridge: values['pod-bridge'] } : {}),
   });
   return async () => {
     await node.stop('the node agent was stopped on purpose (sandpod stop or down, or its node pool scaled down); its pods are not looked after until it starts again');

@@ -110,7 +110,8 @@ export class Node {
     const taints = this.pool.taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(',');
     const [command, ...args] = netnsCommand(this.netns, [process.execPath, '--enable-source-maps', daemonScript, 'node',
       '--kubeconfig', this.host.layout.nodeKubeconfig, '--cri', this.criSocket, '--name', this.name, '--logs', this.logsRoot,
-      '--pods-dir', defaultPodsDir(this.logsRoot), '--host-ip', this.record.address, '--pod-cidr', this.record.podCidr, '--labels', labels,
+      '--pods-dir', defaultPodsDir(this.logsRoot), '--host-ip', this.record.address, '--pod-cidr', this.record.podCidr, '--pod-bridge', POD_BRIDGE,
+      '--labels', labels,
       ...(taints ? ['--taints', taints] : []), ...(capacity ? ['--capacity', capacity] : [])]);
     return startProcess(this.daemonNames.agent, command!, args, this.logFile, { ...process.env, SANDPOD_LOG_FILE: this.logFile });
   }

@@ -8,6 +8,7 @@ export { busyboxRootfs, busyboxImageArchive, BUSYBOX_STATIC, BUSYBOX_IMAGE } fro
 export { pauseImageArchive, PAUSE_IMAGE } from './pause.js';
 export { stressImageArchive, STRESS_IMAGE, STRESS_NG } from './stress.js';
 export { nettoolsImageArchive, NETTOOLS_IMAGE, NFT } from './nettools.js';
+export { netprobeImageArchive, NETPROBE_IMAGE, NODEJS } from './netprobe.js';
 export { copyProgram, programFiles } from './programs.js';
 export { type ImageArchive } from './cache.js';
 export { writeOciArchive, tarDirectory, refName, type ImageConfig, type Descriptor } from './oci.js';

@@ -13,3 +13,4 @@ export * from './status.js';
 export * from './informer.js';
 export * from './events.js';
 export * from './pod.js';
+export * from './network-policy.js';

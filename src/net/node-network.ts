@@ -14,7 +14,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import { z } from 'zod';
+import { describeError, SandpodError } from '../errors.js';
 import { runTool } from '../run-tool.js';
+import { deleteProgram } from './nftables.js';
 
 export const NETNS_DIR = '/run/netns';
 /** kubenet's name for a node's pod bridge; every node has its own, inside its namespace. */
@@ -113,6 +115,11 @@ export async function ensureNodeNetwork(spec: NodeNetworkSpec): Promise<string> 
   await ipIn(ns, ['link', 'set', 'eth0', 'up']);
   // Forwarding in this namespace only: the node routes between its pods and the other nodes.
   await inNamespace(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  // Frames bridged between two pods of the node pass the inet hooks (and conntrack) too, so NetworkPolicy holds for
+  // them as for routed ones: br_netfilter's switch, per namespace, set in this one only.
+  await inNamespace(ns, 'sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1']).catch((err: unknown) => {
+    throw new SandpodError('Unavailable', `cannot make bridged pod traffic pass the node's firewall (${describeError(err)}): the kernel's bridge netfilter (br_netfilter) is needed to enforce NetworkPolicy between pods of one node; load it with "modprobe br_netfilter"`, { object: `node-network/${ns}` });
+  });
   if (!(await linkExists(object, ['-n', ns, 'link', 'show', POD_BRIDGE]))) await ipIn(ns, ['link', 'add', POD_BRIDGE, 'type', 'bridge']);
   const podPrefix = spec.podCidr.split('/')[1] ?? '24';
   if (!addrs.includes(` ${spec.gateway}/`)) await ipIn(ns, ['addr', 'add', `${spec.gateway}/${podPrefix}`, 'dev', POD_BRIDGE]);
@@ -124,10 +131,15 @@ export async function ensureNodeNetwork(spec: NodeNetworkSpec): Promise<string> 
   return ns;
 }
 
-/** Removes a node's namespace; its port on the switch and its pod bridge go with it. */
+/**
+ * Removes a node's namespace; its port on the switch, its pod bridge and Sandpod's nftables tables in it go with it
+ * (the tables are deleted first, so none outlives the namespace in a process that still holds it).
+ */
 export async function removeNodeNetwork(key: string, index: number): Promise<void> {
   const ns = nodeNetnsName(key, index);
-  if (await netnsExists(ns)) await ip(`node-network/${ns}`, ['netns', 'delete', ns]);
+  if (!(await netnsExists(ns))) return;
+  await runTool(`node-network/${ns}`, 'nsenter', [`--net=${netnsPath(ns)}`, '--', 'nft', '-f', '-'], { input: Buffer.from(deleteProgram()) });
+  await ip(`node-network/${ns}`, ['netns', 'delete', ns]);
 }
 
 export interface RoutedNode {

@@ -1,6 +1,6 @@
 /**
- * A node agent process: the CRI client, the streaming server (with the resource sampler's /stats/summary) and
- * the agent, wired together and stopped together. Stopping leaves the node's pods running in the runtime for
+ * A node agent process: the CRI client, the streaming server (with the resource sampler's /stats/summary), the
+ * agent and its NetworkPolicy controller, wired together and stopped together. Stopping leaves the node's pods running in the runtime for
  * the next agent to adopt.
  */
 import { CriClient } from '../cri/index.js';
@@ -8,6 +8,7 @@ import type { KubeClient } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import { NodeAgent, type NodeCapacity } from './agent.js';
+import { NetworkPolicyController } from './network-policy.js';
 import { hostProcFs, StatsSampler } from './stats/index.js';
 import { NodeStreamingServer } from './streaming/index.js';
 import { removePodDir } from './volumes.js';
@@ -25,6 +26,11 @@ export interface NodeRunOptions {
   taints?: Array<{ key: string; value?: string; effect: string }>;
   capacity?: NodeCapacity;
   podCIDR?: string;
+  /**
+   * The node's pod bridge, when the agent runs in the node's own network namespace: NetworkPolicy and the pods'
+   * isolation from the node are then enforced there (src/node/network-policy.ts). Never set for an agent in the host's.
+   */
+  podBridge?: string;
   log: Logger;
 }
 
@@ -58,11 +64,23 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
     cri.close();
     throw err;
   }
+  const policies = o.podBridge ? new NetworkPolicyController({
+    client: o.client, cri, nodeName: o.nodeName, bridge: o.podBridge, log: o.log, ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
+  }) : undefined;
+  try {
+    await policies?.start();
+  } catch (err) {
+    await agent.stop();
+    await streaming.close();
+    cri.close();
+    throw err;
+  }
   stats.start();
   const started = agent;
   return {
     agent: started, streamingPort,
     stop: async (why?: string) => {
+      await policies?.stop();
       await started.stop();
       if (why !== undefined) {
         let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 /**
  * What a local cluster holds on this machine, counted the same way before and after a test that should leave
  * it as it found it (churn, faults): its processes and their open files, mounts, network namespaces, pod veths,
- * nftables rules, files under its roots, and the objects its API stores.
+ * nftables rules (the host's and the node's), files under its roots, and the objects its API stores.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -54,7 +54,9 @@ export async function footprint(root: string, nodeNetns: string, client: KubeCli
   for (const pid of daemons) daemonFds += (await readdir(`/proc/${pid}/fd`).catch(() => [])).length;
   const mountinfo = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
   const veths = (await execText('ip', ['-n', nodeNetns, '-o', 'link', 'show', 'master', 'cbr0'])).stdout.split('\n').filter((l) => l.trim() !== '').length;
-  const nft = (await execText('nft', ['list', 'ruleset'])).stdout.split('\n').filter((l) => l.trim() !== '').length;
+  // The host's ruleset and the node's (Sandpod's tables live in the node's namespace): rules of deleted pods must go.
+  const lines = (text: string): number => text.split('\n').filter((l) => l.trim() !== '').length;
+  const nft = lines((await execText('nft', ['list', 'ruleset'])).stdout) + lines((await execText('ip', ['netns', 'exec', nodeNetns, 'nft', 'list', 'ruleset'])).stdout);
   const skip = (p: string): boolean => /\/(logs|etcd|registry)$/.test(p) || p.endsWith('.log') || /\.log\.\d/.test(p);
   let objects = 0;
   for (const k of kinds) objects += await stored(client, k);

@@ -1,12 +1,19 @@
 /** core/v1 Namespace. */
 import { z } from 'zod';
-import { kubeTime } from '../../kube/index.js';
+import { kubeTime, type KubeObject } from '../../kube/index.js';
 import { forbiddenError } from '../status.js';
 import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, str, type ResourceDef } from './resource.js';
 import { ensureDefaultServiceAccount } from './serviceaccounts.js';
 
 /** Namespaces that exist from the start and may not be deleted. */
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** The label kube-apiserver puts on every namespace (NetworkPolicy namespaceSelectors select namespaces by name with it). */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+function nameLabel(o: KubeObject): void {
+  o.metadata.labels = { ...o.metadata.labels, [NAMESPACE_NAME_LABEL]: o.metadata.name ?? '' };
+}
 
 export const namespaces: ResourceDef = {
   group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', singular: 'namespace', namespaced: false,
@@ -26,7 +33,9 @@ export const namespaces: ResourceDef = {
   prepareForCreate: (o) => {
     o['spec'] = { finalizers: ['kubernetes'] };
     o['status'] = { phase: 'Active' };
+    nameLabel(o);
   },
+  prepareForUpdate: nameLabel,
   afterCreate: (ns, ctx) => ensureDefaultServiceAccount(ctx, ns.metadata.name),
   // A deleted namespace is Terminating until the namespace controller (registry.finalizeNamespaces) has emptied it.
   prepareForDelete: (current, _options, now) => {

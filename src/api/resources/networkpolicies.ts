@@ -1,20 +1,12 @@
-/** networking.k8s.io/v1 NetworkPolicy: stored and served; enforcement belongs to the node's network code. */
+/**
+ * networking.k8s.io/v1 NetworkPolicy: stored with kube-apiserver's defaults and validation (the schema, defaulting and
+ * checks are src/kube/network-policy.ts, which the nodes read policies with too); every node agent enforces them.
+ */
 import { z } from 'zod';
-import { isRecord, notSupported, required, type FieldError, type KubeObject } from '../../kube/index.js';
+import {
+  checkNetworkPolicySpec, defaultNetworkPolicySpec, isRecord, networkPolicySpecSchema, type FieldError, type KubeObject,
+} from '../../kube/index.js';
 import { ageColumn, at, checkObjectMeta, nameColumn, objectSchema, type ResourceDef } from './resource.js';
-
-const policyTypes = ['Ingress', 'Egress'];
-
-const labelSelector = z.strictObject({
-  matchLabels: z.record(z.string(), z.string()).nullable().optional(),
-  matchExpressions: z.array(z.strictObject({ key: z.string(), operator: z.string(), values: z.array(z.string()).nullable().optional() })).nullable().optional(),
-});
-const peer = z.strictObject({
-  podSelector: labelSelector.nullable().optional(),
-  namespaceSelector: labelSelector.nullable().optional(),
-  ipBlock: z.strictObject({ cidr: z.string(), except: z.array(z.string()).nullable().optional() }).nullable().optional(),
-});
-const port = z.strictObject({ protocol: z.string().optional(), port: z.union([z.number().int(), z.string()]).optional(), endPort: z.number().int().optional() });
 
 /** `app=web,tier in (a,b)` or `<none>`, as kubectl's POD-SELECTOR column shows it. */
 function selectorText(sel: unknown): string {
@@ -30,23 +22,25 @@ function selectorText(sel: unknown): string {
   return parts.length > 0 ? parts.join(',') : '<none>';
 }
 
+/** kube-apiserver's defaults: policyTypes from the rules, each port's protocol TCP. */
+function defaultSpec(o: KubeObject): void {
+  const spec = networkPolicySpecSchema.safeParse(o['spec'] ?? {});
+  if (!spec.success) return;
+  defaultNetworkPolicySpec(spec.data);
+  o['spec'] = spec.data;
+}
+
 export const networkPolicies: ResourceDef = {
   group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', plural: 'networkpolicies', singular: 'networkpolicy', namespaced: true,
   shortNames: ['netpol'], categories: [], subresources: [],
-  schema: objectSchema({
-    spec: z.strictObject({
-      podSelector: labelSelector.nullable().optional(),
-      policyTypes: z.array(z.string()).nullable().optional(),
-      ingress: z.array(z.strictObject({ from: z.array(peer).nullable().optional(), ports: z.array(port).nullable().optional() })).nullable().optional(),
-      egress: z.array(z.strictObject({ to: z.array(peer).nullable().optional(), ports: z.array(port).nullable().optional() })).nullable().optional(),
-    }).optional(),
-    status: z.unknown().optional(),
-  }),
+  schema: objectSchema({ spec: networkPolicySpecSchema.optional(), status: z.unknown().optional() }),
+  prepareForCreate: defaultSpec,
+  prepareForUpdate: defaultSpec,
   validate: (o: KubeObject): FieldError[] => {
     const errs = checkObjectMeta(o);
-    if (at(o, 'spec') === undefined) errs.push(required('spec'));
-    const types = at(o, 'spec', 'policyTypes');
-    if (Array.isArray(types)) types.forEach((t, i) => { if (!policyTypes.includes(String(t))) errs.push(notSupported(`spec.policyTypes[${i}]`, t, policyTypes)); });
+    // A policy without a spec is kube's zero value: it selects every pod of its namespace for Ingress (defaulted above).
+    const spec = networkPolicySpecSchema.safeParse(at(o, 'spec') ?? {});
+    if (spec.success) errs.push(...checkNetworkPolicySpec(spec.data));
     return errs;
   },
   columns: [
