@@ -153,6 +153,16 @@ async function until(done: () => boolean): Promise<void> {
   assert.ok(done(), 'background work finished');
 }
 
+/** A worker whose pod has its sandbox and its container `main` created. */
+async function runningWorker(f: Awaited<ReturnType<typeof frame>>): Promise<PodWorker> {
+  const w = f.worker(pod({ containers: [main] }));
+  await w.sync(f.cri.snapshot());
+  await until(() => f.cri.sandboxes.size === 1);
+  await new Promise((r) => setImmediate(r));
+  await w.sync(f.cri.snapshot());
+  return w;
+}
+
 const lastStatus = (api: FakeApi): Record<string, unknown> => api.statuses[api.statuses.length - 1] ?? {};
 const condition = (s: Record<string, unknown>, type: string): unknown => (s['conditions'] as Array<Record<string, unknown>> | undefined)?.find((c) => c['type'] === type)?.['status'];
 
@@ -197,11 +207,7 @@ test('a slow sandbox creation is awaited, never repeated; each container is crea
 test('force deletion stops containers without grace and removes the sandbox; the API object is not deleted again', async () => {
   const f = await frame();
   try {
-    const w = f.worker(pod({ containers: [main] }));
-    await w.sync(f.cri.snapshot());
-    await until(() => f.cri.sandboxes.size === 1);
-    await new Promise((r) => setImmediate(r));
-    await w.sync(f.cri.snapshot());
+    const w = await runningWorker(f);
     assert.equal(f.cri.count('StartContainer'), 1);
     w.deleted();
     await w.sync(f.cri.snapshot());
@@ -257,11 +263,7 @@ test('a failed init container with restartPolicy Never fails the pod and gives i
 test('old instances of a restarting container are removed: the current one and the one before it stay', async () => {
   const f = await frame();
   try {
-    const w = f.worker(pod({ containers: [main] }));
-    await w.sync(f.cri.snapshot());
-    await until(() => f.cri.sandboxes.size === 1);
-    await new Promise((r) => setImmediate(r));
-    await w.sync(f.cri.snapshot());
+    const w = await runningWorker(f);
     const [sandbox] = [...f.cri.sandboxes.keys()];
     const running = [...f.cri.containers.values()][0]!;
     // Four earlier instances that exited, as a crash loop leaves them.
@@ -281,11 +283,7 @@ test('old instances of a restarting container are removed: the current one and t
 test('earlier sandboxes of a running pod are stopped once, and all but the newest removed; the current one stays', async () => {
   const f = await frame();
   try {
-    const w = f.worker(pod({ containers: [main] }));
-    await w.sync(f.cri.snapshot());
-    await until(() => f.cri.sandboxes.size === 1);
-    await new Promise((r) => setImmediate(r));
-    await w.sync(f.cri.snapshot());
+    const w = await runningWorker(f);
     const [current] = [...f.cri.sandboxes.values()];
     // One that died long ago, and one containerd lost track of while it was being made, its VM still running.
     f.cri.sandboxes.set('dead', { ...structuredClone(current!), id: 'dead', state: 'SANDBOX_NOTREADY', created_at: current!.created_at - 2e9 });
