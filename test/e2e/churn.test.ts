@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { PAUSE_IMAGE } from '../../src/images/pause.js';
 import { KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { waitUntil } from '../../src/wait.js';
-import { localCluster } from './local-cluster.js';
+import { execText, localCluster } from './local-cluster.js';
 import { footprint, footprintTable, type Footprint } from './node-footprint.js';
 
 const c = localCluster('churn', { subnetPrefix: '10.244', bridgePrefix: 'spc' });
@@ -37,7 +37,21 @@ async function cycle(client: KubeClient, name: string, vm: boolean): Promise<voi
     return conditions.some((x) => x.type === 'Ready' && x.status === 'True') ? true : undefined;
   }, { timeoutMs: 240_000, intervalMs: 250, onTimeout: () => new Error(`${name} never became Ready`) });
   await client.delete(path);
-  await waitUntil(async () => (await client.get(path).then(() => undefined, () => true)), { timeoutMs: 120_000, intervalMs: 250, onTimeout: () => new Error(`${name} was never removed`) });
+  await waitUntil(async () => (await client.get(path).then(() => undefined, () => true)), { timeoutMs: 120_000, intervalMs: 250, onTimeout: () => new Error(`${name} was never removed`) })
+    .catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await whatTheNodeSays(client, path, name)}`);
+    });
+}
+
+/** For a failure message: the pod as the API has it, and what the cluster's logs say of it. */
+async function whatTheNodeSays(client: KubeClient, path: string, name: string): Promise<string> {
+  const object = await client.get(path).then((p) => JSON.stringify({ metadata: p.metadata, status: p['status'] }), (e: unknown) => String(e));
+  const dir = `${c.root}/state`;
+  const mine = await execText('sh', ['-c', `grep -rh -- 'default/${name}"' ${dir} --include='*.log' | tail -n 30`]);
+  // The shim and containerd name its sandbox, not the pod.
+  const sandbox = /"sandbox":"([0-9a-f]{24})/.exec(mine.stdout)?.[1];
+  const runtime = sandbox ? await execText('sh', ['-c', `grep -rh -- '${sandbox}' ${dir} --include='*.log' | tail -n 30`]) : { stdout: '' };
+  return `the pod: ${object}\nits node's log lines:\n${mine.stdout}\nits sandbox's:\n${runtime.stdout}`;
 }
 
 async function churn(client: KubeClient, vm: boolean): Promise<number> {
