@@ -121,12 +121,20 @@ class FakeApi {
   async create(_path: string, ev: { reason: string }): Promise<unknown> { this.events.push(ev.reason); return ev; }
   /** The next deletes fail as an unreachable API server does. */
   deleteFailures = 0;
+  /** The next deletes fail with a Conflict (writes racing them), the pod staying. */
+  deleteConflicts = 0;
+  /** What GET answers: the pod is gone unless a test puts it here. */
+  stored: KubeObject | undefined;
   async delete(path: string): Promise<unknown> {
     this.deletes.push(path);
     if (this.deleteFailures > 0) { this.deleteFailures--; throw new SandpodError('Unavailable', 'connect ECONNREFUSED'); }
+    if (this.deleteConflicts > 0) { this.deleteConflicts--; throw new SandpodError('Conflict', 'the object has been modified'); }
     return {};
   }
-  async get(path: string): Promise<KubeObject> { throw Object.assign(new Error(`not found: ${path}`), { status: { code: 404 } }); }
+  async get(path: string): Promise<KubeObject> {
+    if (this.stored) return this.stored;
+    throw new SandpodError('NotFound', `not found: ${path}`);
+  }
 }
 
 const pod = (spec: Record<string, unknown>, meta: Record<string, unknown> = {}): KubeObject => ({
@@ -301,11 +309,14 @@ test('earlier sandboxes of a running pod are stopped once, and all but the newes
   }
 });
 
-test('a deletion the API server could not confirm (it was down) is confirmed on a later sync, not forgotten', async () => {
+for (const [why, fail] of [
+  ['it was down', (api: FakeApi): void => { api.deleteFailures = 1; }],
+  ['a write conflict, the pod still there', (api: FakeApi): void => { api.deleteConflicts = 1; api.stored = pod({ containers: [main] }); }],
+] as const) test(`a deletion the API server could not confirm (${why}) is confirmed on a later sync, not forgotten`, async () => {
   const f = await frame();
   try {
     const w = f.worker(pod({ containers: [main] }, { deletionTimestamp: '2026-01-01T00:00:00Z', deletionGracePeriodSeconds: 1 }));
-    f.api.deleteFailures = 1;
+    fail(f.api);
     await w.sync(f.cri.snapshot());
     assert.equal(w.done, false, 'not gone while the API has not heard of it');
     await new Promise((r) => setTimeout(r, 1100));

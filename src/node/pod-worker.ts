@@ -766,8 +766,9 @@ export class PodWorker {
       try {
         await this.ctx.client.delete(path, { gracePeriodSeconds: 0, preconditions: { uid: this.pod.uid } });
       } catch (err) {
-        // Gone already, or replaced by a pod of the same name: nothing of this one is left to confirm.
-        if (!isSandpodError(err, 'NotFound') && !isSandpodError(err, 'Conflict')) {
+        // Gone already, or replaced by a pod of the same name: nothing of this one is left to confirm. A conflict
+        // can also be writes racing this one: then the pod is still there, with its uid, and is confirmed again.
+        if (!isSandpodError(err, 'NotFound') && !(isSandpodError(err, 'Conflict') && !(await this.stillThere(path)))) {
           const delay = this.terminateBackoff.crashed(Date.now(), 0);
           this.log.warn('could not confirm the deletion; trying again', { err: describeError(err), retryInMs: delay });
           return;
@@ -776,6 +777,11 @@ export class PodWorker {
     }
     this.state = 'Gone';
     this.log.info('pod terminated and removed', { forced: this.deletedFromApi });
+  }
+
+  /** Whether the API still has this pod (this uid) at `path`; when it cannot say, it is taken to be there. */
+  private async stillThere(path: string): Promise<boolean> {
+    return this.ctx.client.get(path).then((p) => p.metadata.uid === this.pod.uid, (err: unknown) => !isSandpodError(err, 'NotFound'));
   }
 
   // ── Status ───────────────────────────────────────────────────────────────────────────────────────────────
