@@ -44,6 +44,8 @@ interface Task {
 }
 
 const signals = constants.signals as Record<string, number>;
+/** How long after a SIGKILL the guest has to report the process's exit before the shim reports it itself. */
+const KILL_EXIT_MS = 5000;
 const signalName = (n: number): string => Object.entries(signals).find(([, v]) => v === n)?.[0] ?? `SIG${n}`;
 const signalNumber = (name: string | null): number => (name ? signals[name] ?? 0 : 0);
 
@@ -257,6 +259,15 @@ export class TaskService {
     if (p.status === TaskStatus.Created) {
       await this.onExit(t, p, 128 + signal);
       return;
+    }
+    // SIGKILL always ends a process: containerd waits for that exit (a pod's stop, under a deadline), so if the guest
+    // has not reported it a while later, it is reported from here rather than never.
+    if (signal === signals['SIGKILL']) {
+      setTimeout(() => {
+        if (p.exit) return;
+        this.log.warn('no exit from the guest after SIGKILL; reporting the process killed', { task: id, exec: execId });
+        void this.onExit(t, p, 137);
+      }, KILL_EXIT_MS).unref();
     }
     // The guest no longer knows a process whose exit is already on its way here.
     await p.handle?.signal(signalName(signal)).catch((err: unknown) => { if (!isSandpodError(err, 'NotFound')) throw err; });
