@@ -28,7 +28,7 @@ test('a VM class copies overhead, selector and tolerations, and sizes the VM', a
   const r = await admitPod(p, lookups);
   assert.deepEqual(r.errors, []);
   const spec = p['spec'] as Record<string, unknown>;
-  assert.deepEqual(spec['overhead'], { cpu: '100m', memory: '64Mi' });
+  assert.deepEqual(spec['overhead'], { cpu: '10m', memory: '200Mi' });
   assert.deepEqual(spec['nodeSelector'], { zone: 'a', 'kubernetes.azure.com/kata-vm-isolation': 'true' });
   assert.equal((spec['tolerations'] as unknown[]).length, 1);
   assert.equal(p.metadata.annotations?.[vmMemoryAnnotation], '512Mi');
@@ -83,4 +83,17 @@ test('a VM pod may set any namespaced sysctl, but no hostPath; runc pods get no 
   assert.equal((p['spec'] as Record<string, unknown>)['automountServiceAccountToken'], false);
   const missing = await admitPod(pod({ serviceAccountName: 'robot' }), { ...lookups, serviceAccountExists: async () => false });
   assert.match(missing.forbidden ?? '', /serviceaccount "robot" not found/);
+});
+
+test('seccompProfile RuntimeDefault is admitted for VM pods (the guest applies it) as for runc pods; Localhost is refused for both', async () => {
+  for (const runtimeClassName of ['vm-isolation', 'runc']) {
+    const ok = await admitPod(pod({
+      runtimeClassName, securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name: 'c', image: 'x', securityContext: { seccompProfile: { type: 'RuntimeDefault' } } }],
+    }), lookups);
+    assert.deepEqual(ok.errors, [], runtimeClassName);
+    const local = await admitPod(pod({ runtimeClassName, securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' } } }), lookups);
+    assert.deepEqual(local.errors.map((e) => e.field), ['spec.securityContext.seccompProfile.type'], runtimeClassName);
+    assert.match(local.errors[0]?.detail ?? '', /Localhost seccomp profiles are not installed/);
+  }
 });

@@ -8,6 +8,7 @@
 import {
   forbidden, formatBytes, isRecord, notSupported, parsePodSpec, quantityValue, supportedVolumeSources, unsupportedVolumeSources,
   type Container, type FieldError, type KubeObject, type PodSpec,
+  VM_ISOLATION_LABEL, VM_RUNTIME_CLASS_NAMES, vmRuntimeClass,
 } from '../kube/index.js';
 import { at } from './resources/resource.js';
 
@@ -17,7 +18,7 @@ export const vmMemoryAnnotation = 'sandpod.io/vm-memory';
  * The label of nodes that run VM-isolated pods, as AKS puts it on Pod Sandboxing pools (every such pool, the legacy
  * KataMshvVmIsolation runtime included); the VM RuntimeClasses select it and tolerate a taint of the same key.
  */
-export const vmIsolationLabel = 'kubernetes.azure.com/kata-vm-isolation';
+export const vmIsolationLabel = VM_ISOLATION_LABEL;
 export const defaultVmMemoryBytes = 512 * 2 ** 20;
 
 /** Resources the kubelet itself understands; anything else with a domain prefix comes from a device plugin. */
@@ -94,7 +95,7 @@ function unsupported(spec: PodSpec, vm: boolean): FieldError[] {
     if (sc?.seLinuxOptions !== undefined) no(`${field}.securityContext.seLinuxOptions`, 'SELinux is not enabled on Sandpod\'s nodes');
     if (sc?.windowsOptions !== undefined) no(`${field}.securityContext.windowsOptions`, 'Sandpod\'s nodes run Linux only');
     if (sc?.procMount !== undefined && sc.procMount !== 'Default') no(`${field}.securityContext.procMount`, 'only procMount Default is supported');
-    errors.push(...profileChecks(sc?.seccompProfile, `${field}.securityContext.seccompProfile`, vm), ...appArmorChecks(sc?.appArmorProfile, `${field}.securityContext.appArmorProfile`));
+    errors.push(...profileChecks(sc?.seccompProfile, `${field}.securityContext.seccompProfile`), ...appArmorChecks(sc?.appArmorProfile, `${field}.securityContext.appArmorProfile`));
     for (const m of c.volumeMounts ?? []) {
       if (m.mountPropagation === 'Bidirectional' || m.mountPropagation === 'HostToContainer') {
         if (vm) no(`${field}.volumeMounts`, `mount propagation ${m.mountPropagation} cannot cross the pod's VM boundary; remove mountPropagation`);
@@ -106,7 +107,7 @@ function unsupported(spec: PodSpec, vm: boolean): FieldError[] {
   if (psc?.seLinuxChangePolicy !== undefined) no('spec.securityContext.seLinuxChangePolicy', 'SELinux is not enabled on Sandpod\'s nodes');
   if (psc?.windowsOptions !== undefined) no('spec.securityContext.windowsOptions', 'Sandpod\'s nodes run Linux only');
   if (psc?.supplementalGroupsPolicy !== undefined && psc.supplementalGroupsPolicy !== 'Merge') no('spec.securityContext.supplementalGroupsPolicy', 'only Merge is supported: the image\'s groups for the user are kept');
-  errors.push(...profileChecks(psc?.seccompProfile, 'spec.securityContext.seccompProfile', vm), ...appArmorChecks(psc?.appArmorProfile, 'spec.securityContext.appArmorProfile'));
+  errors.push(...profileChecks(psc?.seccompProfile, 'spec.securityContext.seccompProfile'), ...appArmorChecks(psc?.appArmorProfile, 'spec.securityContext.appArmorProfile'));
   (psc?.sysctls ?? []).forEach((s, i) => {
     const f = `spec.securityContext.sysctls[${i}].name`;
     if (!namespacedSysctl(s.name)) no(f, `sysctl ${s.name} is not namespaced: it would change the whole node's kernel`);
@@ -127,12 +128,12 @@ function unsupported(spec: PodSpec, vm: boolean): FieldError[] {
   return errors;
 }
 
-function profileChecks(p: { type: string; localhostProfile?: string } | undefined, field: string, vm: boolean): FieldError[] {
+/** seccompProfile: RuntimeDefault and Unconfined in both runtimes (a VM pod's guest applies the filter, docs/shim.md). */
+function profileChecks(p: { type: string; localhostProfile?: string } | undefined, field: string): FieldError[] {
   if (!p) return [];
   const types = ['RuntimeDefault', 'Unconfined', 'Localhost'];
   if (!types.includes(p.type)) return [notSupported(`${field}.type`, p.type, types)];
   if (p.type === 'Localhost') return [forbidden(`${field}.type`, 'Localhost seccomp profiles are not installed on Sandpod\'s nodes; use RuntimeDefault or Unconfined')];
-  if (vm && p.type === 'RuntimeDefault') return [forbidden(`${field}.type`, 'seccomp filters are not applied inside a VM pod yet (the VM is the boundary); use Unconfined or runtimeClassName "runc"')];
   return [];
 }
 
@@ -243,17 +244,8 @@ export async function admitPod(pod: KubeObject, lookups: AdmissionLookups): Prom
 
 /** The RuntimeClasses every cluster starts with; the kata names are aliases so AKS manifests work unchanged. */
 export function defaultRuntimeClasses(): KubeObject[] {
-  const vm = (name: string): KubeObject => ({
-    apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name },
-    handler: vmHandler,
-    overhead: { podFixed: { cpu: '100m', memory: '64Mi' } },
-    scheduling: {
-      nodeSelector: { [vmIsolationLabel]: 'true' },
-      tolerations: [{ key: vmIsolationLabel, operator: 'Exists', effect: 'NoSchedule' }],
-    },
-  });
   return [
     { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'runc' }, handler: 'runc' },
-    vm('vm-isolation'), vm('kata-vm-isolation'), vm('kata-mshv-vm-isolation'),
+    ...VM_RUNTIME_CLASS_NAMES.map((name) => vmRuntimeClass(name, vmHandler)),
   ];
 }

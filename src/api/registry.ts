@@ -2,8 +2,8 @@
  * The resource registry: generic storage for every served resource on the etcd store, with Kubernetes semantics
  * (defaults, validation, the status subresource, optimistic concurrency, lists that page, deletion in two steps
  * where the resource asks for it). What differs between resources is in their strategies (resources/<kind>.ts:
- * prepareForCreate/Update/Delete, admit, afterCreate/afterDelete), never here. Transport-free: the HTTP adapter
- * turns requests into calls here and errors into Status objects.
+ * prepareForCreate/Update/Delete, admit, afterCreate/afterDelete, removeWhenUpdated, a subresource's merge), never
+ * here. Transport-free: the HTTP adapter turns requests into calls here and errors into Status objects.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isSandpodError } from '../errors.js';
@@ -221,6 +221,8 @@ export class Registry implements HookContext {
    */
   private mergeForUpdate(def: ResourceDef, current: KubeObject, obj: KubeObject, subresource?: string): KubeObject {
     if (subresource === 'status') return { ...structuredClone(current), status: obj['status'] };
+    const merge = def.subresources.find((s) => s.name === subresource)?.merge;
+    if (merge) return merge(structuredClone(current), obj);
     const next: KubeObject = {
       ...obj,
       metadata: {
@@ -237,17 +239,26 @@ export class Registry implements HookContext {
     if (current.metadata.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
     if (current.metadata.deletionGracePeriodSeconds !== undefined) next.metadata.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;
     if (def.hasStatus && subresource !== 'binding') next['status'] = current['status'];
-    def.prepareForUpdate?.(next);
+    def.prepareForUpdate?.(next, current);
     return next;
   }
 
-  /** Validates and compare-and-swaps `next` over `current`; an unchanged object is not written. */
+  /**
+   * Validates and compare-and-swaps `next` over `current`; an unchanged object is not written, and one its strategy
+   * says an update finishes (removeWhenUpdated) is removed instead.
+   */
   private async commit(scope: Scope, current: KubeObject, next: KubeObject, opts: WriteOptions, subresource?: string): Promise<KubeObject> {
     const { def } = scope;
     const name = current.metadata.name ?? '';
     // A binding is the one write allowed to set a pod's nodeName, so the update rules do not apply to it.
     this.validateOrThrow(def, next, subresource === 'binding' ? undefined : current);
-    if (opts.dryRun || withoutVersion(next) === withoutVersion(current)) return next;
+    if (opts.dryRun) return next;
+    if (def.removeWhenUpdated?.(next)) {
+      const res = await this.store.delete(storageKey(def, scope.namespace, name), Number(current.metadata.resourceVersion));
+      await def.afterDelete?.(this.written(def, name, res), this);
+      return next;
+    }
+    if (withoutVersion(next) === withoutVersion(current)) return next;
     const res = await this.store.update(storageKey(def, scope.namespace, name), next, Number(current.metadata.resourceVersion), def.ttlSeconds);
     return this.written(def, name, res);
   }
@@ -371,16 +382,6 @@ export class Registry implements HookContext {
       if (!def.afterCreate) continue;
       for (const obj of (await this.store.list(storagePrefix(def))).items) await def.afterCreate(obj, this);
     }
-  }
-
-  /**
-   * Removes a stored object now, whatever its strategy says about deleting it: for controllers that finish a deletion
-   * someone began (a namespace once empty, a pod whose node is gone). False when it changed or went meanwhile.
-   */
-  async remove(scope: Scope, obj: KubeObject): Promise<boolean> {
-    const res = await this.store.delete(storageKey(scope.def, scope.namespace, obj.metadata.name ?? ''), Number(obj.metadata.resourceVersion));
-    if (res.ok) await scope.def.afterDelete?.(res.object, this);
-    return res.ok;
   }
 
   resource(group: string, version: string, plural: string): ResourceDef {

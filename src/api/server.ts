@@ -32,8 +32,6 @@ import { route, type Route } from './router.js';
 import { badRequest, failure, methodNotAllowed, noSuchPath, statusFor } from './status.js';
 import { RevisionCompactedError, type EtcdStore } from './store.js';
 import { tableContentType, toTable, wantsTable, type IncludeObject, type Table } from './table.js';
-import { collectOrphanPods, finalizeNamespaces } from './controllers.js';
-import { syncNodeLifecycle } from './node-lifecycle.js';
 import { startWatch } from './watch.js';
 import { WatchCache } from './watch-cache.js';
 import type { PodStreaming } from './streaming.js';
@@ -51,10 +49,6 @@ export interface ApiServerOptions {
   streaming?: PodStreaming;
   /** Reads the node agents' resource usage, for metrics.k8s.io (kubectl top). */
   nodeStats?: NodeStatsSource;
-  /** How long a node's Lease may go unrenewed before the node is marked Ready=Unknown. */
-  nodeMonitorGraceMs?: number;
-  /** How often terminating namespaces are emptied, orphaned terminating pods collected and node Leases checked. */
-  namespaceSyncMs?: number;
 }
 
 type ResourceRoute = Extract<Route, { type: 'resource' }>;
@@ -117,7 +111,6 @@ export class ApiServer {
   private readonly registry: Registry;
   private readonly log: Logger;
   private readonly openapi = buildOpenApiV3(allResources);
-  private nsTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Duplex>();
   private readonly watchCache: WatchCache;
   /** Serialized watch events, shared by every watcher that sends the same event as plain JSON. */
@@ -168,22 +161,10 @@ export class ApiServer {
         listener.listen(this.port, host, () => resolve());
       });
     }
-    this.nsTimer = setInterval(() => {
-      finalizeNamespaces(this.registry).catch((err: unknown) => this.log.warn('namespace sync failed', { err }));
-      collectOrphanPods(this.registry).then(
-        (collected) => { for (const pod of collected) this.log.info('collected a terminating pod whose node is gone', { pod }); },
-        (err: unknown) => this.log.warn('orphan pod collection failed', { err }),
-      );
-      syncNodeLifecycle(this.registry, new Date(), this.opts.nodeMonitorGraceMs).then(
-        (changes) => { for (const c of changes) this.log.warn(`node ${c.change}`, { node: c.node }); },
-        (err: unknown) => this.log.warn('node lifecycle pass failed', { err }),
-      );
-    }, this.opts.namespaceSyncMs ?? 1000);
     this.log.info('listening', { address: this.address, extraHosts: this.opts.extraHosts ?? [] });
   }
 
   async close(): Promise<void> {
-    if (this.nsTimer) clearInterval(this.nsTimer);
     this.watchCache.stop();
     const srv = this.server;
     if (!srv) return;

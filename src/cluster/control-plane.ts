@@ -1,7 +1,8 @@
 /**
- * The control plane's processes: etcd (unless existing endpoints are named), the API server and the scheduler, each
- * a detached process with its own log. A cluster (cluster.ts) starts them as part of itself; `up`/`down` here run a
- * bare control plane, recorded by PID so `down` stops exactly what `up` started (the API tests' harness).
+ * The control plane's processes: etcd (unless existing endpoints are named), the API server, the scheduler and the
+ * controller manager, each a detached process with its own log. A cluster (cluster.ts) starts them as part of
+ * itself; `up`/`down` here run a bare control plane, recorded by PID so `down` stops exactly what `up` started (the
+ * API tests' harness).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -80,9 +81,16 @@ export async function startApiServer(layout: ClusterLayout, etcdEndpoints: strin
   return { process: proc, url, port };
 }
 
-export function startScheduler(layout: ClusterLayout): ManagedProcess {
-  return startProcess('scheduler', process.execPath, ['--enable-source-maps', daemonScript, 'scheduler', '--kubeconfig', layout.kubeconfig],
-    join(layout.logs, 'scheduler.log'), { ...process.env, SANDPOD_LOG_FILE: join(layout.logs, 'scheduler.log') });
+/** The control plane's clients of the API, started in this order once the API server answers, with what `up` says. */
+export const API_CLIENT_DAEMONS = [
+  { name: 'scheduler', step: 'starting the scheduler' },
+  { name: 'controller-manager', step: 'starting the controller manager' },
+] as const;
+
+/** Starts a daemon that talks to the cluster only through the API, with the cluster's kubeconfig. */
+export function startApiClientDaemon(layout: ClusterLayout, name: (typeof API_CLIENT_DAEMONS)[number]['name']): ManagedProcess {
+  const log = join(layout.logs, `${name}.log`);
+  return startProcess(name, process.execPath, ['--enable-source-maps', daemonScript, name, '--kubeconfig', layout.kubeconfig], log, { ...process.env, SANDPOD_LOG_FILE: log });
 }
 
 /** Brings the control plane up; fails if one is already running for this cluster. */
@@ -114,9 +122,11 @@ export async function up(paths: SandpodPaths, opts: UpOptions = {}): Promise<Con
     apiServer = api.url;
     writeKubeconfig(layout.kubeconfig, { server: api.url, caCertFile: pki.caCert, token: readToken(pki) });
     writeState(layout, state());
-    say('starting the scheduler');
-    processes.push(startScheduler(layout));
-    writeState(layout, state());
+    for (const d of API_CLIENT_DAEMONS) {
+      say(d.step);
+      processes.push(startApiClientDaemon(layout, d.name));
+      writeState(layout, state());
+    }
     return state();
   } catch (err) {
     for (const p of processes.reverse()) await stopProcess(p.pid);

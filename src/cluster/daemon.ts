@@ -2,6 +2,7 @@
  * Entry point of a cluster's long-running Node.js processes, started detached by src/cluster:
  *   daemon.js apiserver --etcd-endpoints URL[,URL] --pki DIR --port N [--extra-host IP]…
  *   daemon.js scheduler --kubeconfig FILE
+ *   daemon.js controller-manager --kubeconfig FILE
  *   daemon.js node --kubeconfig FILE --cri SOCKET --name NODE --logs DIR [--pods-dir DIR] [--host-ip IP] [--labels k=v,…]
  *                  [--taints k=v:Effect,…] [--capacity cpu=N,memory=BYTES,pods=N] [--pod-cidr CIDR] [--pod-bridge BRIDGE]
  *   daemon.js supervisor --run-dir DIR
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { ApiServer, EtcdStore, NodeAgentStats, NodeAgentStreaming, pkiPaths, readToken } from '../api/index.js';
 import { describeError } from '../errors.js';
 import { KubeClient } from '../kube/index.js';
+import { ControllerManager, nodeMonitorGraceMs } from '../controllers/index.js';
 import { createLogger } from '../log.js';
 import { Scheduler } from '../scheduler/index.js';
 import { runNodeAgent } from '../node/index.js';
@@ -35,17 +37,37 @@ async function apiserver(args: string[]): Promise<() => Promise<void>> {
   };
 }
 
-async function scheduler(args: string[]): Promise<() => Promise<void>> {
-  const { values } = parseArgs({ args, options: { kubeconfig: { type: 'string' } } });
-  if (!values.kubeconfig) throw new Error('scheduler needs --kubeconfig');
-  const client = KubeClient.fromKubeconfig(values.kubeconfig);
-  const s = new Scheduler(client, { logger: createLogger('scheduler') });
-  await s.start();
-  return async () => {
-    s.stop();
-    client.close();
+/** A daemon that is a client of the API (`--kubeconfig`): runs `start` with a client, and closes the client when stopped. */
+function apiClient(name: string, start: (client: KubeClient) => Promise<() => void>): (args: string[]) => Promise<() => Promise<void>> {
+  return async (args) => {
+    const { values } = parseArgs({ args, options: { kubeconfig: { type: 'string' } } });
+    if (!values.kubeconfig) throw new Error(`${name} needs --kubeconfig`);
+    const client = KubeClient.fromKubeconfig(values.kubeconfig);
+    try {
+      const stop = await start(client);
+      return async () => {
+        stop();
+        client.close();
+      };
+    } catch (err) {
+      client.close();
+      throw err;
+    }
   };
 }
+
+const scheduler = apiClient('scheduler', async (client) => {
+  const s = new Scheduler(client, { logger: createLogger('scheduler') });
+  await s.start();
+  return () => s.stop();
+});
+
+const controllerManager = apiClient('controller-manager', async (client) => {
+  const grace = nodeMonitorGraceMs(process.env);
+  const m = new ControllerManager(client, { logger: createLogger('controller-manager'), ...(grace !== undefined ? { nodeMonitorGraceMs: grace } : {}) });
+  await m.start();
+  return () => m.stop();
+});
 
 async function node(args: string[]): Promise<() => Promise<void>> {
   const { values } = parseArgs({
@@ -88,7 +110,7 @@ async function supervisor(args: string[]): Promise<() => Promise<void>> {
   return runSupervisor(values['run-dir'], createLogger('supervisor'));
 }
 
-const components: Record<string, (args: string[]) => Promise<() => Promise<void>>> = { apiserver, scheduler, node, supervisor };
+const components: Record<string, (args: string[]) => Promise<() => Promise<void>>> = { apiserver, scheduler, 'controller-manager': controllerManager, node, supervisor };
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

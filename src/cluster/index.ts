@@ -1,14 +1,14 @@
 /**
  * Local clusters on this machine, the way the managed service's CLI makes them: a cluster store (one record per
  * cluster), `Cluster`, `NodePool` and `Node` objects with their own lifecycle, the rules a cluster and its pools
- * must follow (with the VM-size table), and the daemons they run: etcd, the API server, the scheduler, a registry,
- * and per node a containerd and a node agent in the node's own network namespace, all watched by one supervisor per
- * cluster. `up`/`down` in control-plane.ts run a bare control plane for API tests.
+ * must follow (with the VM-size table), and the daemons they run: etcd, the API server, the scheduler, the controller
+ * manager, a registry, and per node a containerd and a node agent in the node's own network namespace, all watched
+ * by one supervisor per cluster. `up`/`down` in control-plane.ts run a bare control plane for API tests.
  */
-export { up, down, readState, startApiServer, startScheduler, type ControlPlaneState, type UpOptions } from './control-plane.js';
+export { up, down, readState, startApiServer, startApiClientDaemon, type ControlPlaneState, type UpOptions } from './control-plane.js';
 export { clusterLayout, layoutAt, type ClusterLayout } from './layout.js';
 export { startEtcd, type EtcdMember } from './etcd.js';
-export { stopProcess, isAlive, waitUntil, freePort, processTable, type ManagedProcess } from './processes.js';
+export { stopProcess, isAlive, waitUntil, freePort, type ManagedProcess } from './processes.js';
 export { startRegistry, stopRegistry, type RegistryStartOptions, type RunningRegistry } from './registry.js';
 export {
   containerdConfig, containerdLayout, writeContainerdConfig, registryHostsToml, startContainerd, stopContainerd,

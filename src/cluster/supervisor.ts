@@ -1,6 +1,6 @@
 /**
- * Supervision of a cluster's daemons (etcd, the API server, the scheduler, the registry, each node's containerd and
- * node agent): one small supervisor process per cluster, started by `up`/`start` once everything runs and ended by
+ * Supervision of a cluster's daemons (etcd, the API server, the scheduler, the controller manager, the registry,
+ * each node's containerd and node agent): one small supervisor process per cluster, started by `up`/`start` once everything runs and ended by
  * `down`/`stop` before anything is stopped. The command that starts the cluster launches each daemon itself (so it
  * can wait for it and report a failed start) and hands the set to the supervisor, which adopts the daemons by PID.
  *

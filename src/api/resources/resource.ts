@@ -21,6 +21,11 @@ export interface Subresource {
   name: string;
   kind: string;
   verbs: string[];
+  /**
+   * For a subresource that changes part of the object (a namespace's finalize): the object an update of it stores,
+   * from the stored one and the request's. Without it, an update of the subresource is a main update.
+   */
+  merge?(current: KubeObject, input: KubeObject): KubeObject;
 }
 
 export interface ResourceDef {
@@ -42,8 +47,11 @@ export interface ResourceDef {
   fields?(obj: KubeObject): Record<string, string>;
   /** Defaults applied on create (status, spec defaults). */
   prepareForCreate?(obj: KubeObject): void;
-  /** Defaults and normalisation applied to the new object of every update and patch, before validation. */
-  prepareForUpdate?(obj: KubeObject): void;
+  /**
+   * Defaults and normalisation applied to the new object of every update and patch, before validation; `old` is
+   * the stored object (what an update may not change is copied from it).
+   */
+  prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
   /**
    * Admission on create (what kube's admission plugins do for this resource): may change the object, returns
    * warnings, throws (Forbidden, Invalid) to refuse it.
@@ -54,6 +62,11 @@ export interface ResourceDef {
    * someone finishes it (pods bound to a node, namespaces that empty themselves first). Throws to refuse the delete.
    */
   prepareForDelete?(current: KubeObject, options: DeleteOptions, now: Date): KubeObject | undefined;
+  /**
+   * Whether an update that would store `obj` removes it instead (kube's ShouldDeleteDuringUpdate): a terminating
+   * namespace whose last finalizer is gone.
+   */
+  removeWhenUpdated?(obj: KubeObject): boolean;
   /**
    * Runs after a create stored `obj` (not on dry runs), and again at API server start for every stored object, so
    * work lost to a crash between the write and the hook is done later: it must be idempotent.

@@ -26,12 +26,31 @@ test('a pod bound to a node is marked for its node to stop; unscheduled, finishe
   assert.equal(pods.prepareForDelete!(shorter!, { gracePeriodSeconds: 5 }, now)?.metadata.deletionGracePeriodSeconds, 2, 'but not lengthen it');
 });
 
-test('a namespace terminates instead of going at once; the system namespaces refuse deletion', () => {
-  const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name }, status: { phase: 'Active' } });
+test('a namespace with its finalizer terminates instead of going at once; one without goes; the system namespaces refuse deletion', () => {
+  const ns = (name: string, finalizers = ['kubernetes']): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name }, spec: { finalizers }, status: { phase: 'Active' } });
   const marked = namespaces.prepareForDelete!(ns('team-a'), {}, now);
   assert.deepEqual([marked?.metadata.deletionTimestamp, marked?.['status']], ['2026-03-01T10:00:00Z', { phase: 'Terminating' }]);
+  assert.equal(namespaces.prepareForDelete!(ns('bare', []), {}, now), undefined);
   assert.throws(() => namespaces.prepareForDelete!(ns('kube-system'), {}, now),
     (err) => statusFor(err).code === 403 && statusFor(err).message === 'namespaces "kube-system" is forbidden: this namespace may not be deleted');
+});
+
+test('namespace finalizers: set on create, kept by a main update, changed only through finalize, which removes a terminating namespace once none is left', () => {
+  const created: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' }, spec: { finalizers: ['example.com/mine'] } };
+  namespaces.prepareForCreate!(created);
+  assert.deepEqual(created['spec'], { finalizers: ['example.com/mine', 'kubernetes'] });
+  const edited: KubeObject = { ...created, metadata: { name: 'team-a', labels: { a: 'b' } }, spec: {} };
+  namespaces.prepareForUpdate!(edited, created);
+  assert.deepEqual(edited['spec'], { finalizers: ['example.com/mine', 'kubernetes'] }, 'a main update keeps the finalizers');
+  const terminating: KubeObject = { ...created, metadata: { name: 'team-a', deletionTimestamp: '2026-03-01T10:00:00Z' }, status: { phase: 'Terminating' } };
+  const finalize = namespaces.subresources.find((s) => s.name === 'finalize')!.merge!;
+  const once = finalize(terminating, { ...terminating, metadata: { name: 'team-a', labels: { ignored: 'yes' } }, spec: { finalizers: ['example.com/mine'] }, status: { phase: 'Active' } });
+  assert.deepEqual([once.metadata.labels, once['spec'], once['status']], [undefined, { finalizers: ['example.com/mine'] }, { phase: 'Terminating' }], 'finalize changes only spec.finalizers');
+  assert.equal(namespaces.removeWhenUpdated!(once), false, 'another finalizer is left');
+  const twice = finalize(once, { ...once, spec: { finalizers: [] } });
+  assert.equal(namespaces.removeWhenUpdated!(twice), true);
+  assert.equal(namespaces.removeWhenUpdated!({ ...twice, metadata: { ...twice.metadata, finalizers: ['orphan'] } }), false, 'metadata.finalizers hold it too');
+  assert.equal(namespaces.removeWhenUpdated!({ ...twice, metadata: { name: 'team-a' } }), false, 'an active namespace is never removed by an update');
 });
 
 test('binding sets the node and the PodScheduled condition in one object, and refuses a bound or deleted pod', () => {
@@ -50,5 +69,5 @@ test('pod admission looks up through the hook context: a missing ServiceAccount 
   await assert.rejects(pods.admit!(pod({ runtimeClassName: 'gvisor' }), ctx), (err) => statusFor(err).code === 403 && /RuntimeClass "gvisor" not found/.test(err instanceof Error ? err.message : ''));
   const vm = pod({ runtimeClassName: 'kata-vm-isolation' });
   await pods.admit!(vm, ctx);
-  assert.deepEqual((vm['spec'] as { overhead?: unknown }).overhead, { cpu: '100m', memory: '64Mi' });
+  assert.deepEqual((vm['spec'] as { overhead?: unknown }).overhead, { cpu: '10m', memory: '200Mi' });
 });
