@@ -21,6 +21,8 @@ const commands: Record<string, () => Promise<Command>> = {
   stop: async () => (await import('./commands/lifecycle.js')).stop,
   delete: async () => (await import('./commands/lifecycle.js')).remove,
   nodepool: async () => (await import('./commands/nodepool.js')).default,
+  node: async () => (await import('./commands/node.js')).node,
+  manifests: async () => (await import('./commands/manifests.js')).default,
 };
 
 export function usage(): string {

@@ -9,6 +9,20 @@ import type { AcceleratorChoice } from '../vmm/index.js';
 
 export class UsageError extends Error {}
 
+export type Subcommand = (argv: string[]) => Promise<number>;
+
+/**
+ * `sandpod <command> <subcommand> …`: runs the subcommand named first; usage on `--help` (exit 0) or nothing
+ * (exit 2); an unknown name is a usage error that lists the usage.
+ */
+export async function runSubcommand(command: string, usage: string, subcommands: Record<string, Subcommand>, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') { process.stdout.write(`${usage}\n`); return sub ? 0 : 2; }
+  const run = subcommands[sub];
+  if (!run) throw new UsageError(`sandpod ${command}: unknown subcommand "${sub}"\n${usage}`);
+  return run(rest);
+}
+
 export const globalOptions = {
   'state-dir': { type: 'string' },
   'cache-dir': { type: 'string' },

@@ -14,3 +14,5 @@ export * from './informer.js';
 export * from './events.js';
 export * from './pod.js';
 export * from './network-policy.js';
+export * from './namespace.js';
+export * from './runtime-classes.js';

@@ -6,12 +6,18 @@ import { copyFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Cluster, ClusterStore, describeCluster, LOCAL_RESOURCE_GROUP } from '../../cluster/index.js';
 import { failedPrecondition } from '../../errors.js';
-import { isLabImageName, LAB_IMAGES, pushOciArchive } from '../../images/index.js';
+import { LAB_IMAGES, pushOciArchive, type ImageArchive } from '../../images/index.js';
+import { checkoutPayload, installerImageArchive } from '../../install/index.js';
 import type { SandpodPaths } from '../../paths.js';
-import { cliLogger, parse, pathsFrom, UsageError } from '../options.js';
+import { cliLogger, parse, pathsFrom, runSubcommand, UsageError } from '../options.js';
 import { progressPrinter } from '../progress.js';
 
-const names = Object.keys(LAB_IMAGES).join('|');
+/** Images built by name: the lab's, and the installer of `sandpod manifests` (the node payload of this build). */
+const builders: Record<string, (paths: SandpodPaths) => Promise<ImageArchive>> = {
+  ...Object.fromEntries(Object.entries(LAB_IMAGES).map(([name, image]) => [name, image.build])),
+  installer: (paths) => installerImageArchive(paths, () => checkoutPayload(paths)),
+};
+const names = Object.keys(builders).join('|');
 
 export const imageUsage = `usage: sandpod image <build|push> [options]
   build <${names}> [--output FILE]
@@ -27,10 +33,11 @@ async function build(argv: string[]): Promise<number> {
   if (values.help) { process.stdout.write(`${imageUsage}\n`); return 0; }
   const [name, ...extra] = positionals;
   if (name === undefined || extra.length > 0) throw new UsageError(`sandpod image build: name exactly one image (${names})`);
-  if (!isLabImageName(name)) throw new UsageError(`sandpod image build: unknown image "${name}"; Sandpod builds ${names}`);
+  const builder = builders[name];
+  if (!builder) throw new UsageError(`sandpod image build: unknown image "${name}"; Sandpod builds ${names}`);
   const progress = progressPrinter();
   progress(`building the ${name} image`);
-  const image = await LAB_IMAGES[name].build(pathsFrom(values));
+  const image = await builder(pathsFrom(values));
   let archive = image.archive;
   if (values.output) {
     archive = resolve(values.output);
@@ -67,12 +74,4 @@ async function push(argv: string[]): Promise<number> {
   return 0;
 }
 
-const subcommands: Record<string, (argv: string[]) => Promise<number>> = { build, push };
-
-export async function image(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') { process.stdout.write(`${imageUsage}\n`); return sub ? 0 : 2; }
-  const run = subcommands[sub];
-  if (!run) throw new UsageError(`sandpod image: unknown subcommand "${sub}"\n${imageUsage}`);
-  return run(rest);
-}
+export const image = (argv: string[]): Promise<number> => runSubcommand('image', imageUsage, { build, push }, argv);

@@ -1,14 +1,15 @@
 /** `sandpod sandbox <subcommand>`: run, create, exec, kill, ls, rm. */
-import { UsageError } from '../options.js';
+import { runSubcommand, type Subcommand } from '../options.js';
 
-const subcommands: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
-  run: async () => (await import('./sandbox-run.js')).sandboxRun,
-  create: async () => (await import('./sandbox-manage.js')).sandboxCreate,
-  exec: async () => (await import('./sandbox-manage.js')).sandboxExec,
-  kill: async () => (await import('./sandbox-manage.js')).sandboxKill,
-  ls: async () => (await import('./sandbox-manage.js')).sandboxLs,
-  rm: async () => (await import('./sandbox-manage.js')).sandboxRm,
-  monitor: async () => (await import('./sandbox-manage.js')).sandboxMonitor,
+// Loaded on use: `sandbox run` should not pay for the others' modules.
+const subcommands: Record<string, Subcommand> = {
+  run: async (argv) => (await import('./sandbox-run.js')).sandboxRun(argv),
+  create: async (argv) => (await import('./sandbox-manage.js')).sandboxCreate(argv),
+  exec: async (argv) => (await import('./sandbox-manage.js')).sandboxExec(argv),
+  kill: async (argv) => (await import('./sandbox-manage.js')).sandboxKill(argv),
+  ls: async (argv) => (await import('./sandbox-manage.js')).sandboxLs(argv),
+  rm: async (argv) => (await import('./sandbox-manage.js')).sandboxRm(argv),
+  monitor: async (argv) => (await import('./sandbox-manage.js')).sandboxMonitor(argv),
 };
 
 export const sandboxUsage = `usage: sandpod sandbox <run|create|exec|kill|ls|rm> [options]
@@ -19,10 +20,4 @@ export const sandboxUsage = `usage: sandpod sandbox <run|create|exec|kill|ls|rm>
   ls       list sandboxes
   rm       stop and remove sandboxes`;
 
-export async function sandbox(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') { process.stdout.write(sandboxUsage + '\n'); return sub ? 0 : 2; }
-  const load = subcommands[sub];
-  if (!load) throw new UsageError(`sandpod sandbox: unknown subcommand "${sub}"\n${sandboxUsage}`);
-  return (await load())(rest);
-}
+export const sandbox = (argv: string[]): Promise<number> => runSubcommand('sandbox', sandboxUsage, subcommands, argv);

@@ -14,8 +14,8 @@ import { cliLogger } from '../options.js';
 const help = `usage: sandpod up [--state-dir DIR] [--run-dir DIR] [--etcd-endpoints URL[,URL]] [--pod-subnet CIDR]
 
 Creates and starts the local cluster "default" (resource group local) the first time, and starts it again after
-"sandpod down": etcd (unless --etcd-endpoints names an existing cluster), the API server, the scheduler, the image
-registry (busybox, stress and pause pushed into it), and one node pool (nodepool1, workload runtime
+"sandpod down": etcd (unless --etcd-endpoints names an existing cluster), the API server, the scheduler, the
+controller manager, the image registry (busybox, stress and pause pushed into it), and one node pool (nodepool1, workload runtime
 KataVmIsolation: VM pods and plain pods) of one node, its own host with containerd (runc, sandpod-vm) and a node
 agent. --pod-subnet is the cluster's pod range when it is created (default 10.244.0.0/16), one block per node.
 A supervisor restarts any daemon that dies; "sandpod status" says what runs, "sandpod down" stops it and keeps its
