@@ -23,7 +23,7 @@ export function sandboxIdFor(id: string): string {
 export const vmName = (sandboxId: string): string => `sandpod-${sandboxId}`;
 
 /** A Go-style flag's value in a command line: `-flag value`, `--flag value`, `-flag=value`. */
-function flagValue(argv: readonly string[], flag: string): string | undefined {
+export function flagValue(argv: readonly string[], flag: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     if (a === `-${flag}` || a === `--${flag}`) return argv[i + 1];

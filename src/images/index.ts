@@ -10,7 +10,7 @@ export { stressImageArchive, STRESS_IMAGE, STRESS_NG } from './stress.js';
 export { nettoolsImageArchive, NETTOOLS_IMAGE, NFT } from './nettools.js';
 export { netprobeImageArchive, NETPROBE_IMAGE, NODEJS } from './netprobe.js';
 export { copyProgram, programFiles } from './programs.js';
-export { type ImageArchive } from './cache.js';
+export { cachedArchive, contentKey, type ImageArchive } from './cache.js';
 export { writeOciArchive, tarDirectory, refName, type ImageConfig, type Descriptor } from './oci.js';
 export { parseImageReference, canonicalReference, DEFAULT_DOMAIN, type ImageReference } from './reference.js';
 export { pushOciArchive, type PushResult, type PushOptions } from './push.js';

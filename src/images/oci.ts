@@ -16,6 +16,8 @@ export interface ImageConfig {
   env?: string[];
   workingDir?: string;
   entrypoint?: string[];
+  /** The image's default user (`1000`, `1000:1000`, a name from its /etc/passwd). */
+  user?: string;
 }
 
 export interface Descriptor { mediaType: string; digest: string; size: number; annotations?: Record<string, string>; platform?: Record<string, string> }
@@ -50,7 +52,7 @@ export async function writeOciArchive(rootfs: string, config: ImageConfig, archi
       config: {
         Env: config.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
         Cmd: config.cmd, ...(config.entrypoint ? { Entrypoint: config.entrypoint } : {}),
-        WorkingDir: config.workingDir ?? '/',
+        WorkingDir: config.workingDir ?? '/', ...(config.user ? { User: config.user } : {}),
       },
       rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
     })), 'application/vnd.oci.image.config.v1+json');

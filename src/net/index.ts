@@ -4,7 +4,7 @@
  * the routes between their pod CIDRs), and NetworkPolicy: its semantics as data (network-policy.ts) and the node's
  * own nftables tables made from it (nftables.ts). It never touches a table that is not Sandpod's.
  */
-export { readPodNetwork, wireTap, unwireTap, inNetns, POD_INTERFACE, VM_TAP, type PodNetwork } from './tap.js';
+export { readPodNetwork, wireTap, unwireTap, localhostToGuest, inNetns, POD_INTERFACE, VM_TAP, NODE_LINK_ADDRESS, type PodNetwork } from './tap.js';
 export { bridgeConflist, writeBridgeConflist, ensureBridge, prepareBridgeNetwork, type BridgeNetwork } from './cni.js';
 export {
   ensureClusterNetwork, removeClusterNetwork, ensureNodeNetwork, removeNodeNetwork, syncPodRoutes, clusterNamespaces, hostIpv4Routes,

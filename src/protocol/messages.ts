@@ -46,6 +46,8 @@ export const guestNetworkSchema = z.object({
   mtu: z.number().int().min(68).max(65535),
   addresses: z.array(z.object({ address: ipv4, prefix: z.number().int().min(0).max(32) }).strict()),
   routes: z.array(z.object({ destination: z.union([z.literal('default'), z.string().regex(/^[\d.]+\/\d+$/)]), gateway: ipv4.optional() }).strict()),
+  /** The pod network namespace's own address on the tap and the tap's MAC: the guest answers it directly (its localhost reaches the guest). */
+  node: z.object({ address: ipv4, mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/) }).strict().optional(),
 }).strict();
 export type GuestNetwork = z.infer<typeof guestNetworkSchema>;
 
@@ -113,6 +115,18 @@ export const containerSpecSchema = containerLimitsSchema.extend({
   mounts: z.array(guestMountSchema).max(256).optional(),
   /** Namespaced sysctls: the container's network and IPC namespaces are the VM's, so they apply to the VM. */
   sysctls: sysctlsSchema.optional(),
+  /** OCI linux.maskedPaths: hidden from the container (a file behind /dev/null, a directory behind an empty read-only tmpfs). */
+  maskedPaths: z.array(containerPath).max(64).optional(),
+  /** OCI linux.readonlyPaths: made read-only in the container. */
+  readonlyPaths: z.array(containerPath).max(64).optional(),
+  /**
+   * The container's seccomp filter (its OCI profile compiled by the shim): a classic BPF program for x86-64
+   * (struct sock_filter[], base64) and seccomp(2) flags, loaded for each of its processes right before exec.
+   */
+  seccomp: z.object({
+    program: base64.max(4096 * 8 * 2).regex(/^[A-Za-z0-9+/]*={0,2}$/),
+    flags: z.number().int().min(0).max(0xffff),
+  }).strict().optional(),
 }).strict();
 export type ContainerSpec = z.infer<typeof containerSpecSchema>;
 

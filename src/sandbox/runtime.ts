@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describeError, invalid, notFound, SandpodError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { sandboxRunDir, type SandpodPaths } from '../paths.js';
+import { sandboxRunDir, templatesDir, type SandpodPaths } from '../paths.js';
 import { vmName } from '../pod-vm-identity.js';
 import { AGENT_PORT_NAME, INIT_MARKER, ROOTFS_TAG, type Sysctls } from '../protocol/index.js';
 import { sandboxVmConfig, TemplateStore, type GuestImage, type VmLayout } from './templates.js';
 import { chooseAccelerator, createVmm, type AcceleratorChoice, type AcceleratorVerdict, type Vmm } from '../vmm/index.js';
 import { Sandbox } from './sandbox.js';
-import { readPodNetwork, unwireTap, VM_TAP, wireTap, type PodNetwork } from '../net/index.js';
+import { localhostToGuest, readPodNetwork, unwireTap, VM_TAP, wireTap, type PodNetwork } from '../net/index.js';
 
 export interface SandboxSpec {
   /** Defaults to a random 12-hex-digit id. */
@@ -55,7 +55,7 @@ export class SandboxRuntime {
 
   constructor(private readonly o: RuntimeOptions) {
     this.vmm = o.vmm ?? createVmm('qemu', o.log);
-    this.templates = new TemplateStore(join(o.paths.runRoot, 'templates'), this.vmm, o.log);
+    this.templates = new TemplateStore(templatesDir(o.paths), this.vmm, o.log);
   }
 
   guestImage(): Promise<GuestImage> {
@@ -104,7 +104,7 @@ export class SandboxRuntime {
     let sandbox: Sandbox | undefined;
     try {
       const template = spec.fromTemplate ? await this.templates.ensure(layout, bootTimeoutMs) : undefined;
-      const network: PodNetwork | undefined = spec.netns ? await readPodNetwork(spec.netns) : undefined;
+      let network: PodNetwork | undefined = spec.netns ? await readPodNetwork(spec.netns) : undefined;
       const started = Date.now();
       let config = sandboxVmConfig(vmName(id), runDir, layout, spec.rootfs);
       if (template) config = { ...config, memoryFile: { path: template.memory, shared: false }, incoming: true };
@@ -115,6 +115,7 @@ export class SandboxRuntime {
         const netns = spec.netns;
         sandbox.onDestroy(() => unwireTap(netns));
         await wireTap(netns);
+        if (network) network = { ...network, node: await localhostToGuest(netns, network) };
       }
       const interrupt = (): void => { log.warn('create interrupted'); void vm.kill(); };
       if (signal?.aborted) interrupt();

@@ -160,9 +160,10 @@ export class Sandbox {
 
   private async doDestroy(): Promise<void> {
     if (this.stateValue !== 'stopped') this.transition('stopping');
+    // The guest syncs and answers, then QEMU quits: the guest kernel's own power-off cost about 0.4 s of CPU per VM
+    // under TCG (24 churn cycles: QEMU 73 s, then 68 s with a template build) and leaves nothing the host needs.
     if (this.vm.running() && this.agentClient && !this.agentClient.closed) {
       await Promise.race([this.agentClient.request({ type: 'shutdown' }).catch(() => undefined), sleep(1500)]);
-      await Promise.race([this.vm.exited, sleep(2000)]);
     }
     await this.vm.stop(2000);
     this.agentClient?.close();

@@ -3,7 +3,8 @@
  * happen (one at a time, retried a few times), so Create < Start < Exit < Delete holds for containerd.
  */
 import type { Logger } from '../log.js';
-import { TtrpcClient, encodeMessage, loadProto } from '../ttrpc/index.js';
+import { TtrpcClient } from '../ttrpc/client.js';
+import { encodeMessage, loadProto } from '../ttrpc/proto.js';
 
 const root = loadProto('./task.proto', import.meta.url);
 const forwardRequest = root.lookupType('containerd.task.v2.ForwardRequest');

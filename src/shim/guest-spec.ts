@@ -1,8 +1,8 @@
 /**
  * What a task's OCI spec asks of the guest, checked here at the shim's edge before anything is mounted or
  * booted: a read-only root and the guest mounts that keep its writable volumes writable, the pod's memory
- * volumes, /sys read-write (a privileged spec), guest devices (a VM pod never gets a host device), and the
- * pod's namespaced sysctls. Pure: the host mounts and the guest do what the plan says.
+ * volumes, /sys read-write (a privileged spec), guest devices (a VM pod never gets a host device), the
+ * pod's namespaced sysctls, and the seccomp filter. Pure: the host mounts and the guest do what the plan says.
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
@@ -11,6 +11,7 @@ import {
   sysctlsSchema, volumeNameSchema, type ContainerSpec, type GuestDevice, type GuestMount, type Sysctls,
 } from '../protocol/index.js';
 import type { OciMount, OciSpec } from './oci.js';
+import { compileSeccomp } from './seccomp/compile.js';
 
 /**
  * The node agent's pod annotation (containerd passes `sandpod.io/*` to the sandpod-vm runtime): the pod's
@@ -182,15 +183,32 @@ export const writableSysfs = (spec: OciSpec): boolean => {
   return sys !== undefined && !(sys.options ?? []).includes('ro');
 };
 
+/** The container's seccomp profile compiled for the guest (none for Unconfined and privileged containers). */
+export function guestSeccomp(spec: OciSpec, object: string): ContainerSpec['seccomp'] {
+  if (spec.linux?.seccomp === undefined || spec.linux.seccomp === null) return undefined;
+  const { program, flags } = compileSeccomp(spec.linux.seccomp, object);
+  return { program: program.toString('base64'), flags };
+}
+
 /** Everything create-container needs from the spec besides the container's id, root and limits. */
-export function guestContainerSpec(spec: OciSpec, plan: MountPlan, object: string): Pick<ContainerSpec, 'readonlyRoot' | 'writableSysfs' | 'devices' | 'mounts' | 'sysctls'> {
+export function guestContainerSpec(spec: OciSpec, plan: MountPlan, object: string): Pick<ContainerSpec, 'readonlyRoot' | 'writableSysfs' | 'devices' | 'mounts' | 'sysctls' | 'seccomp' | 'maskedPaths' | 'readonlyPaths'> {
+  const paths = (list: string[] | null | undefined, what: string): string[] => (list ?? []).map((p) => {
+    const n = posix.normalize(p);
+    if (!n.startsWith('/') || n === '/') throw invalid(object, `linux.${what} names "${p}"; it must be an absolute path below /`);
+    return n;
+  });
+  const [maskedPaths, readonlyPaths] = [paths(spec.linux?.maskedPaths, 'maskedPaths'), paths(spec.linux?.readonlyPaths, 'readonlyPaths')];
   const devices = guestDevices(spec, object);
   const sysctls = specSysctls(spec, object);
+  const seccomp = guestSeccomp(spec, object);
   return {
     ...(spec.root?.readonly ? { readonlyRoot: true } : {}),
     ...(writableSysfs(spec) ? { writableSysfs: true } : {}),
     ...(devices.length ? { devices } : {}),
     ...(plan.guest.length ? { mounts: plan.guest } : {}),
     ...(sysctls ? { sysctls } : {}),
+    ...(seccomp ? { seccomp } : {}),
+    ...(maskedPaths.length ? { maskedPaths } : {}),
+    ...(readonlyPaths.length ? { readonlyPaths } : {}),
   };
 }

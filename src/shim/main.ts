@@ -6,21 +6,21 @@ import { fileURLToPath } from 'node:url';
 import { describeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { parseShimFlags } from './flags.js';
-import { shimDelete, shimServe, shimStart } from './manager.js';
 
 async function main(argv: string[]): Promise<number> {
   const flags = parseShimFlags(argv);
   const log = createLogger('shim').child({ task: flags.id, namespace: flags.namespace });
   switch (flags.action) {
+    // Each command loads only its own modules: containerd runs `start` and `delete` twice per pod.
     case 'start':
-      process.stdout.write(await shimStart(flags, fileURLToPath(import.meta.url)));
+      process.stdout.write(await (await import('./launch.js')).shimStart(flags, fileURLToPath(import.meta.url)));
       return 0;
     case 'delete':
-      process.stdout.write(await shimDelete(flags));
+      process.stdout.write(await (await import('./launch.js')).shimDelete(flags));
       return 0;
     case 'serve':
       if (!flags.socket) throw new Error('the shim daemon needs -socket; containerd runs it through "start"');
-      await shimServe({ ...flags, socket: flags.socket }, log);
+      await (await import('./manager.js')).shimServe({ ...flags, socket: flags.socket }, log);
       return 0;
   }
 }

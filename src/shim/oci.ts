@@ -33,6 +33,10 @@ const specSchema = z.object({
     resources: linuxResourcesSchema.optional(),
     namespaces: z.array(z.object({ type: z.string(), path: z.string().optional() }).passthrough()).optional(),
     sysctl: z.record(z.string(), z.string()).optional(),
+    maskedPaths: z.array(z.string()).nullish(),
+    readonlyPaths: z.array(z.string()).nullish(),
+    /** Checked and compiled by seccomp/compile.ts. */
+    seccomp: z.unknown().optional(),
     devices: z.array(z.object({
       path: z.string(), type: z.string(), major: z.number().int().optional(), minor: z.number().int().optional(),
     }).passthrough()).optional(),

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OciSpec } from './oci.js';
-import { CRI, groupOf, kindOf, networkNamespace, podVmSize, sandboxIdFor } from './pods.js';
+import { sandboxIdFor } from '../pod-vm-identity.js';
+import { CRI, groupOf, kindOf } from './pod-layout.js';
+import { networkNamespace, podVmSize, refuseHostNamespaces } from './pods.js';
 
 const spec = (over: Partial<OciSpec>): OciSpec => ({ process: { args: ['sh'] }, ...over }) as OciSpec;
 const criHex = 'a'.repeat(40) + '0123456789abcdef01234567';
@@ -38,4 +40,18 @@ test('sandbox ids stay short enough for socket paths and distinct for distinct l
 test('only a network namespace with a path is a pod network', () => {
   assert.equal(networkNamespace(spec({ linux: { namespaces: [{ type: 'network' }] } })), undefined);
   assert.equal(networkNamespace(spec({ linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/cni-1' }] } })), '/var/run/netns/cni-1');
+});
+
+test('a CRI pod sharing the node\'s namespaces is refused with the reason', () => {
+  const ns = (...types: string[]) => types.map((type) => (type.includes('=') ? { type: type.split('=')[0]!, path: type.split('=')[1]! } : { type }));
+  const sandbox = (...types: string[]) => spec({ annotations: { [CRI.containerType]: 'sandbox' }, linux: { namespaces: ns(...types) } });
+  const container = (...types: string[]) => spec({ annotations: { [CRI.containerType]: 'container' }, linux: { namespaces: ns(...types) } });
+  assert.doesNotThrow(() => refuseHostNamespaces(sandbox('network=/run/netns/x', 'ipc', 'pid', 'uts', 'mount'), 't'));
+  assert.throws(() => refuseHostNamespaces(sandbox('ipc', 'pid'), 't'), /node's network namespace \(hostNetwork\)/);
+  assert.throws(() => refuseHostNamespaces(sandbox('network=/n', 'pid'), 't'), /hostIPC/);
+  assert.throws(() => refuseHostNamespaces(sandbox('network=/n', 'ipc'), 't'), /hostPID/);
+  assert.doesNotThrow(() => refuseHostNamespaces(container('network=/proc/1/ns/net', 'ipc=/proc/1/ns/ipc', 'pid'), 't'));
+  assert.doesNotThrow(() => refuseHostNamespaces(container('network=/proc/1/ns/net', 'ipc=/proc/1/ns/ipc', 'pid=/proc/1/ns/pid'), 't'), 'the pod\'s PID namespace: one of its own in the VM');
+  assert.throws(() => refuseHostNamespaces(container('network=/proc/1/ns/net', 'ipc=/proc/1/ns/ipc'), 't'), /hostPID/);
+  assert.doesNotThrow(() => refuseHostNamespaces(spec({ linux: { namespaces: ns('mount') } }), 't'), 'ctr run is not CRI');
 });

@@ -4,27 +4,16 @@
  * gets its root filesystem bind-mounted into the VM's 9p share. A task created outside CRI (`ctr run`) is
  * a group of its own, in a VM sized from the container's resources.
  */
-import { lstat, mkdir, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { failedPrecondition, invalid } from '../errors.js';
-import type { Logger } from '../log.js';
+import { invalid } from '../errors.js';
 import { type SandpodPaths } from '../paths.js';
-import { sandboxIdFor } from '../pod-vm-identity.js';
 import { vmSize, type Sandbox, type SandboxRuntime, type VmSize } from '../sandbox/index.js';
-import { isMounted } from '../mounts.js';
 import { runTool } from '../run-tool.js';
 import { memoryVolumes, specSysctls, type MountPlan } from './guest-spec.js';
 import type { OciSpec } from './oci.js';
-
-export const CRI = {
-  containerType: 'io.kubernetes.cri.container-type',
-  sandboxId: 'io.kubernetes.cri.sandbox-id',
-  cpuQuota: 'io.kubernetes.cri.sandbox-cpu-quota',
-  cpuPeriod: 'io.kubernetes.cri.sandbox-cpu-period',
-  memory: 'io.kubernetes.cri.sandbox-memory',
-} as const;
-
-export type TaskKind = 'sandbox' | 'container';
+import { sandboxIdFor } from '../pod-vm-identity.js';
+import { CRI, shareDir, unmountContainerRoot, type TaskKind } from './pod-layout.js';
 
 export interface PodVm {
   id: string;
@@ -34,14 +23,6 @@ export interface PodVm {
   implicit: boolean;
   tasks: Set<string>;
 }
-
-/** The group a task belongs to (the pod's sandbox id under CRI), as the runc shim groups. */
-export const groupOf = (spec: OciSpec, id: string): string => spec.annotations?.[CRI.sandboxId] ?? id;
-export const kindOf = (spec: OciSpec): TaskKind => (spec.annotations?.[CRI.containerType] === 'sandbox' ? 'sandbox' : 'container');
-
-export { sandboxIdFor };
-
-export const shareDir = (paths: SandpodPaths, group: string): string => join(paths.runRoot, 'shares', sandboxIdFor(group));
 
 const positive = (v: string | number | undefined): number | undefined => {
   const n = Number(v);
@@ -56,6 +37,22 @@ export function podVmSize(spec: OciSpec, kind: TaskKind, object: string): VmSize
     ? [positive(a[CRI.cpuQuota]), positive(a[CRI.cpuPeriod]), positive(a[CRI.memory])]
     : [positive(r?.cpu?.quota), positive(r?.cpu?.period), positive(r?.memory?.limit)];
   return vmSize(quota && period ? String(quota / period) : undefined, memory ? String(memory) : undefined, object);
+}
+
+/**
+ * What a CRI pod asks to share that a VM cannot (docs/shim.md, by design): containerd leaves a namespace out
+ * of the spec when the pod shares the node's (hostNetwork, hostPID, hostIPC), and nothing of the node's
+ * namespaces is inside the VM. Throws before anything boots; tasks outside CRI (`ctr run`) are not checked.
+ * A container asking for the pod's PID namespace (CRI's default mode, which kubelet uses only for
+ * shareProcessNamespace, and admission refuses that for VM pods) gets one of its own in the VM, as before.
+ */
+export function refuseHostNamespaces(spec: OciSpec, object: string): void {
+  if (spec.annotations?.[CRI.containerType] === undefined) return;
+  const ns = new Map((spec.linux?.namespaces ?? []).map((n) => [n.type, n]));
+  const host: [string, string][] = [['network', 'hostNetwork'], ['ipc', 'hostIPC'], ['pid', 'hostPID']];
+  for (const [type, field] of host) {
+    if (!ns.has(type)) throw invalid(object, `the pod asks for the node's ${type} namespace (${field}); a VM pod has its own kernel, so it cannot share the node's namespaces: remove ${field}, or run the pod with runc`);
+  }
 }
 
 /** The network namespace the OCI spec names, if any (CRI with CNI; `ctr run` gives a fresh one without a path). */
@@ -144,19 +141,4 @@ export async function mountContainerRoot(bundle: string, rootMounts: { type: str
     await unmountContainerRoot(bundle, share, id);
     throw err;
   }
-}
-
-/** Undoes mountContainerRoot, whatever part of it happened; safe to repeat. */
-export async function unmountContainerRoot(bundle: string, share: string, id: string, log?: Logger): Promise<void> {
-  for (const path of [join(share, id), join(bundle, 'rootfs')]) {
-    if (await isMounted(path)) await runTool(`task/${id}`, 'umount', ['-l', path]).catch((err: unknown) => log?.warn('unmount failed', { path, err }));
-  }
-  await rmdir(join(share, id)).catch(() => undefined);
-}
-
-/** Removes an empty share; a share still holding a container root is an error, never deleted recursively. */
-export async function removeShare(share: string): Promise<void> {
-  const left = await readdir(share).catch(() => []);
-  if (left.length > 0) throw failedPrecondition(`share/${share}`, `the VM share still holds ${left.join(', ')}; remove those containers first`);
-  await rmdir(share).catch(() => undefined);
 }

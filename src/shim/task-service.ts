@@ -13,9 +13,8 @@ import type { ProcessHandle, SandboxRuntime } from '../sandbox/index.js';
 import { timestamp, type EventPublisher } from './events.js';
 import { parseLinuxResources, parseOciProcess, readBundleSpec, type LinuxResources, type OciProcess, type OciSpec } from './oci.js';
 import { guestContainerSpec, planMounts } from './guest-spec.js';
-import {
-  groupOf, kindOf, mountContainerRoot, removeShare, startPodVm, unmountContainerRoot, type PodVm, type PodVmOptions, type TaskKind,
-} from './pods.js';
+import { groupOf, kindOf, removeShare, unmountContainerRoot, type TaskKind } from './pod-layout.js';
+import { mountContainerRoot, refuseHostNamespaces, startPodVm, type PodVm, type PodVmOptions } from './pods.js';
 import { TaskStdio, type StdioPaths } from './stdio.js';
 
 export const enum TaskStatus { Unknown = 0, Created = 1, Running = 2, Stopped = 3 }
@@ -56,8 +55,9 @@ function newProc(execId: string, spec: ProcessSpec, paths: StdioPaths): Proc {
 }
 
 /** The guest process for an OCI process: its command, environment, user and capabilities, in container `id`. */
-function processSpec(p: OciProcess, terminal: boolean, container: string, init: boolean): ProcessSpec {
-  const caps = p.capabilities?.bounding ?? p.capabilities?.effective;
+export function processSpec(p: OciProcess, terminal: boolean, container: string, init: boolean): ProcessSpec {
+  // The OCI spec omits empty sets (Go's omitempty): `capabilities: {}` is a process with none (drop ALL).
+  const caps = p.capabilities ? (p.capabilities.bounding ?? p.capabilities.effective ?? []) : undefined;
   return {
     args: p.args, env: p.env ?? [], cwd: p.cwd ?? '/', terminal, stdin: false, container, init,
     ...(p.consoleSize ? { rows: p.consoleSize.height, cols: p.consoleSize.width } : {}),
@@ -131,6 +131,7 @@ export class TaskService {
     }
     if (kind === 'sandbox' && pod) throw new SandpodError('AlreadyExists', `pod sandbox ${group} already has a VM`, { object });
     // What the container asks of the guest is checked before a VM boots or anything is mounted.
+    refuseHostNamespaces(spec, object);
     const plan = kind === 'container' ? planMounts(spec, object) : undefined;
     const guest = plan ? guestContainerSpec(spec, plan, object) : undefined;
     const ownVm = !pod;
@@ -186,6 +187,12 @@ export class TaskService {
       p.status = TaskStatus.Running;
     } else {
       const handle = await t.pod.sandbox.exec({ ...p.spec, stdin: p.stdio.hasStdin }, p.stdio.io());
+      if (p.exit) {
+        // Killed while the guest was starting it (the kill of a created process ends it at once, and containerd
+        // has heard of that exit): what the guest just started must not run on unseen.
+        await handle.signal('SIGKILL').catch(() => undefined);
+        throw failedPrecondition(`task/${id}`, `process ${execId || id} was killed before it started`);
+      }
       p.handle = handle;
       p.status = TaskStatus.Running;
       p.stdio.attachStdin(handle);

@@ -2,12 +2,21 @@
 import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
 
+const loaded = new Map<string, protobuf.Root>();
+
 /**
- * Loads a .proto file named relative to the calling module (pass its import.meta.url). Field names stay as
- * the contract spells them (snake_case), so code and .proto read alike.
+ * Loads a .proto file named relative to the calling module (pass its import.meta.url), once per process (the
+ * shim's modules share task.proto). Field names stay as the contract spells them (snake_case), so code and .proto
+ * read alike.
  */
 export function loadProto(file: string, moduleUrl: string): protobuf.Root {
-  return new protobuf.Root().loadSync(fileURLToPath(new URL(file, moduleUrl)), { keepCase: true });
+  const path = fileURLToPath(new URL(file, moduleUrl));
+  let root = loaded.get(path);
+  if (!root) {
+    root = new protobuf.Root().loadSync(path, { keepCase: true });
+    loaded.set(path, root);
+  }
+  return root;
 }
 
 /** Decodes to a plain object: 64-bit integers as numbers, bytes as Buffers, absent fields as their defaults. */

@@ -100,7 +100,9 @@ export class GuestAgent {
       case 'container-stats': return this.containers.stats(msg.container);
       case 'update-container': await this.containers.update(msg.container, msg.limits); return {};
       case 'signal': return this.signal(msg.proc, msg.signal);
-      case 'shutdown': return {};
+      // What the guest holds of the host's files (9p pages written through mmap) goes back before the reply: the
+      // host may quit the VM as soon as it has it.
+      case 'shutdown': await runCommands([['sync']]); return {};
     }
   }
 
@@ -227,10 +229,10 @@ function spawnedChild(pid: number): number | undefined {
 
 function namespaceArgs(container: Container | undefined, spec: ProcessSpec): string[] {
   if (!container) return [];
-  const cgroup = ['--cgroup', container.cgroup];
+  const cgroup = ['--cgroup', container.cgroup, ...(container.seccomp ? ['--seccomp', container.seccomp.file, '--seccomp-flags', String(container.seccomp.flags)] : [])];
   if (spec.init) {
     if (container.initPid !== undefined) throw new SandpodError('AlreadyExists', `container ${container.id} already runs its first process`);
-    return ['--new', ...cgroup];
+    return ['--new', ...cgroup, ...container.maskedPaths.flatMap((p) => ['--mask', p]), ...container.readonlyPaths.flatMap((p) => ['--ro', p])];
   }
   if (container.initPid === undefined) throw new SandpodError('FailedPrecondition', `container ${container.id} is not running: start it before exec`);
   return ['--join', String(container.initPid), ...cgroup];

@@ -4,7 +4,7 @@
  * its spec asks of the guest (pod memory volumes, writable volumes under a read-only root); a cgroup with its
  * limits; and, once its first process runs, namespaces later processes join.
  */
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { SandpodError } from '../../errors.js';
 import type { ContainerLimits, ContainerSpec, ContainerStats, GuestMount } from '../../protocol/index.js';
@@ -19,7 +19,15 @@ export interface Container {
   cgroup: string;
   /** The sandpod-spawn holding the container's namespaces, while its first process runs. */
   initPid?: number;
+  /** The container's seccomp filter, which every process of it loads before exec (sandpod-spawn --seccomp). */
+  seccomp?: { file: string; flags: number };
+  /** Paths its first process masks and makes read-only in the container's mount namespace (after its own /proc). */
+  maskedPaths: string[];
+  readonlyPaths: string[];
 }
+
+/** Where the agent keeps containers' compiled seccomp filters (out of every container's reach). */
+const SECCOMP_DIR = '/run/sandbox/seccomp';
 
 async function setLimits(c: Container, l: ContainerLimits): Promise<void> {
   const limits: [string, string | undefined][] = [
@@ -62,7 +70,9 @@ export class Containers {
   async create(spec: ContainerSpec): Promise<Container> {
     if (this.byId.has(spec.id)) throw new SandpodError('AlreadyExists', `container ${spec.id} already exists`);
     const root = posix.join(SANDBOX_ROOT, spec.root);
-    const c: Container = { id: spec.id, root, cgroup: posix.join(CGROUP_ROOT, `ctr-${spec.id}`) };
+    const c: Container = {
+      id: spec.id, root, cgroup: posix.join(CGROUP_ROOT, `ctr-${spec.id}`), maskedPaths: spec.maskedPaths ?? [], readonlyPaths: spec.readonlyPaths ?? [],
+    };
     if (spec.sysctls) await applySysctls(spec.sysctls);
     const mounts = spec.mounts ?? [];
     const sources = new Map<MemoryMount, { path: string; close(): Promise<void> }>();
@@ -92,9 +102,15 @@ export class Containers {
       for (const m of sources.keys()) await this.volumes.verify(m, at(m.destination));
       await mkdir(c.cgroup);
       await setLimits(c, spec);
+      if (spec.seccomp) {
+        await mkdir(SECCOMP_DIR, { recursive: true, mode: 0o700 });
+        c.seccomp = { file: posix.join(SECCOMP_DIR, `${spec.id}.bpf`), flags: spec.seccomp.flags };
+        await writeFile(c.seccomp.file, Buffer.from(spec.seccomp.program, 'base64'), { mode: 0o600 });
+      }
     } catch (err) {
       await detachRoot(root);
       await rmdir(c.cgroup).catch(() => undefined);
+      if (c.seccomp) await rm(c.seccomp.file, { force: true });
       throw err;
     } finally {
       for (const source of sources.values()) await source.close();
@@ -116,6 +132,7 @@ export class Containers {
       await new Promise((r) => setTimeout(r, 20));
     }
     await detachRoot(c.root);
+    if (c.seccomp) await rm(c.seccomp.file, { force: true });
     await rmdir(c.cgroup).catch((err: Error) => { throw new SandpodError('Internal', `container ${id}: cannot remove its cgroup: ${err.message}`); });
     this.byId.delete(id);
   }

@@ -33,6 +33,11 @@ export async function networkCommands(net: GuestNetwork): Promise<{ device: stri
       ...net.addresses.map((a) => ip('addr', 'add', `${a.address}/${a.prefix}`, 'dev', device)),
       ip('link', 'set', 'dev', device, 'up'),
       ...net.routes.map((r) => ip('route', 'add', r.destination, ...(r.gateway ? ['via', r.gateway] : []), 'dev', device)),
+      ...(net.node ? [
+        ip('route', 'add', `${net.node.address}/32`, 'dev', device),
+        // busybox's ip has no `neigh add`: arp -s makes the same permanent entry.
+        ['arp', '-i', device, '-s', net.node.address, net.node.mac],
+      ] : []),
     ],
   };
 }

@@ -2,13 +2,21 @@
  * sandpod-spawn: starts one process of a container inside the guest, the way an OCI runtime would.
  *
  *   sandpod-spawn [--new | --join PID] --root DIR [--cwd DIR] [--cgroup DIR] [--uid N] [--gid N]
- *                 [--groups N,N,...] [--caps HEXMASK] [--no-new-privs] -- ARGV...
+ *                 [--groups N,N,...] [--caps HEXMASK] [--no-new-privs]
+ *                 [--mask PATH]... [--ro PATH]... [--seccomp FILE [--seccomp-flags N]] -- ARGV...
  *
  * --new gives the process a new mount and PID namespace (a container's first process: PID 1 in its
  * namespace, with its own /proc); --join PID enters the namespaces another sandpod-spawn created (PID is
- * that spawn's own pid), as an exec into a running container does. The process is chrooted into --root,
+ * that spawn's own pid), as an exec into a running container does. With --new, each --mask PATH (below the
+ * root) is hidden, a file behind /dev/null and a directory behind an empty read-only tmpfs, and each --ro
+ * PATH made read-only, after the new /proc is mounted (as runc does with OCI maskedPaths and readonlyPaths);
+ * a path that does not exist is skipped. The process is chrooted into --root,
  * put in --cgroup, limited to the capabilities in --caps (bounding, permitted, effective and inheritable
- * sets), and runs as --uid/--gid. This program stays as the parent, forwards signals and exits the way
+ * sets), and runs as --uid/--gid. --seccomp FILE is a classic BPF program (struct sock_filter[], compiled by the
+ * shim from the container's OCI profile) loaded with seccomp(2), in runc's order: with --no-new-privs right
+ * before exec, so the filter governs only the container's program; without it while the process still has
+ * CAP_SYS_ADMIN (the kernel's condition for a filter without no_new_privs), before it changes user and drops
+ * capabilities, so those steps must be allowed by the profile, as under runc. This program stays as the parent, forwards signals and exits the way
  * the process did, so the agent sees the container process's own exit code or signal.
  *
  * Node has no fork/setns/capset, hence C, built statically by the guest image builder with the host's gcc.
@@ -18,12 +26,15 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -80,6 +91,49 @@ static void set_groups(const char *list) {
   free(copy);
 }
 
+/* The filter, read before chroot (the file is the agent's): at most the kernel's BPF_MAXINSNS instructions. */
+static struct sock_filter filter[4096];
+static struct sock_fprog seccomp_prog;
+
+static void read_seccomp(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open", path);
+  ssize_t n = read(fd, filter, sizeof filter);
+  if (n <= 0 || n % sizeof filter[0]) usage("--seccomp: not a BPF program");
+  close(fd);
+  seccomp_prog.len = (unsigned short)(n / sizeof filter[0]);
+  seccomp_prog.filter = filter;
+}
+
+static void load_seccomp(unsigned long flags) {
+  if (seccomp_prog.len && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &seccomp_prog) < 0) fail("cannot load the seccomp filter", NULL);
+}
+
+/* OCI maskedPaths and readonlyPaths, applied inside the new mount namespace: at most 64 of each. */
+static const char *masks[64], *readonly[64];
+static int n_masks, n_readonly;
+
+static void add_path(const char **list, int *n, const char *path) {
+  if (*n >= 64) usage("too many --mask or --ro paths");
+  list[(*n)++] = path;
+}
+
+static void hide_and_protect(const char *root) {
+  char path[4096];
+  struct stat st;
+  for (int k = 0; k < n_masks; k++) {
+    snprintf(path, sizeof path, "%s%s", root, masks[k]);
+    if (lstat(path, &st) < 0) continue;
+    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0") : mount("/dev/null", path, NULL, MS_BIND, NULL);
+    if (r < 0) fail("cannot mask", masks[k]);
+  }
+  for (int k = 0; k < n_readonly; k++) {
+    snprintf(path, sizeof path, "%s%s", root, readonly[k]);
+    if (lstat(path, &st) < 0) continue;
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 || mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) fail("cannot make read-only", readonly[k]);
+  }
+}
+
 /* Before the uid changes: dropping from the bounding set needs CAP_SETPCAP. */
 static void limit_bounding(unsigned long long mask) {
   for (int c = 0; c < 64; c++) {
@@ -102,7 +156,7 @@ static void limit_sets(unsigned long long mask) {
 
 int main(int argc, char **argv) {
   const char *root = NULL, *cwd = "/", *cgroup = NULL, *join = NULL, *groups = NULL;
-  long uid = -1, gid = -1;
+  long uid = -1, gid = -1, seccomp_flags = 0;
   unsigned long long caps = ~0ULL;
   int fresh = 0, nnp = 0, i = 1;
   for (; i < argc; i++) {
@@ -120,6 +174,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--gid")) gid = number(v, "--gid");
     else if (!strcmp(a, "--groups")) groups = v;
     else if (!strcmp(a, "--caps")) caps = strtoull(v, NULL, 16);
+    else if (!strcmp(a, "--seccomp")) read_seccomp(v);
+    else if (!strcmp(a, "--mask")) add_path(masks, &n_masks, v);
+    else if (!strcmp(a, "--ro")) add_path(readonly, &n_readonly, v);
+    else if (!strcmp(a, "--seccomp-flags")) seccomp_flags = number(v, "--seccomp-flags");
     else usage("unknown option");
   }
   if (!root || i >= argc) usage("usage: sandpod-spawn [--new|--join PID] --root DIR [options] -- ARGV...");
@@ -144,9 +202,11 @@ int main(int argc, char **argv) {
       char proc[4096];
       snprintf(proc, sizeof proc, "%s/proc", root);
       if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail("cannot mount", proc);
+      hide_and_protect(root);
     }
     if (chroot(root) < 0) fail("chroot", root);
     if (chdir(cwd) < 0) fail("chdir", cwd);
+    if (!nnp) load_seccomp((unsigned long)seccomp_flags);
     limit_bounding(caps);
     if (groups) set_groups(groups);
     else if (uid > 0 || gid > 0) { if (setgroups(0, NULL) < 0) fail("setgroups", NULL); }
@@ -154,6 +214,7 @@ int main(int argc, char **argv) {
     if (uid >= 0 && setuid((uid_t)uid) < 0) fail("setuid", NULL);
     if (uid <= 0) limit_sets(caps);
     if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("no_new_privs", NULL);
+    if (nnp) load_seccomp((unsigned long)seccomp_flags);
     execvp(argv[i], argv + i);
     int code = errno == ENOENT ? 127 : 126;
     fprintf(stderr, "sandpod-spawn: cannot run %s: %s\n", argv[i], strerror(errno));

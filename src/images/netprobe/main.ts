@@ -3,9 +3,12 @@
  * NetworkPolicy tests and bench/netpol — what agnhost's `serve-hostname` and `connect` are to the upstream suite.
  * It stands alone (Node's built-in modules only): the image holds this one file.
  *
- *   netprobe serve [--tcp 80,81] [--udp 80,81] [--sink 5001]
+ *   netprobe serve [--tcp 80,81] [--udp 80,81] [--sink 5001] [--control 5002]
  *       answers `<hostname>\n` on each TCP port and echoes each UDP datagram; the sink port reads a stream to its end
- *       and answers with the number of bytes it read
+ *       and answers with the number of bytes it read; the control port (HTTP on 127.0.0.1 only, so only the pod
+ *       itself reaches it) runs probes from this process: `GET /probe?timeout=MS&target=tcp:IP:PORT&target=…`
+ *       answers what `netprobe probe` prints. A test then runs busybox `wget` in the pod, not a second Node.js,
+ *       which costs seconds in a VM without hardware virtualization.
  *   netprobe probe [--timeout MS] tcp:IP:PORT|udp:IP:PORT …
  *       tries every target at once; prints {"<target>": true|false, …}: true when it answered within the timeout
  *   netprobe latency --target IP:PORT [--count N] [--timeout MS]
@@ -16,6 +19,7 @@
  *       prints {"ready": epoch-ms} once a probe saw the target in the other state (the one before the change), then
  *       probes until it is in that state; prints {"at": epoch-ms of the first later probe that saw it, "probes": n}
  */
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { hostname } from 'node:os';
@@ -31,7 +35,7 @@ function target(text: string): Target {
 
 const numbers = (text: string | undefined): number[] => (text ?? '').split(',').filter((s) => s !== '').map(Number);
 
-function serve(values: { tcp?: string; udp?: string; sink?: string }): void {
+function serve(values: { tcp?: string; udp?: string; sink?: string; control?: string }): void {
   const name = `${hostname()}\n`;
   for (const port of numbers(values.tcp ?? '80,81')) {
     createServer((s) => { s.on('error', () => undefined); s.end(name); }).listen(port);
@@ -48,6 +52,16 @@ function serve(values: { tcp?: string; udp?: string; sink?: string }): void {
       s.on('end', () => s.end(`${n}\n`));
       s.on('error', () => undefined);
     }).listen(port);
+  }
+  for (const port of numbers(values.control)) {
+    createHttpServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const answer = (code: number, body: unknown): void => { res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`); };
+      if (url.pathname !== '/probe') return answer(404, { error: `netprobe: no ${url.pathname}; GET /probe?timeout=MS&target=…` });
+      let targets: Target[];
+      try { targets = url.searchParams.getAll('target').map(target); } catch (err) { return answer(400, { error: (err as Error).message }); }
+      void probeAll(url.searchParams.getAll('target'), targets, Number(url.searchParams.get('timeout') ?? 1000)).then((r) => answer(200, r));
+    }).listen(port, '127.0.0.1');
   }
 }
 
@@ -80,12 +94,18 @@ function udpTry(t: Target, timeoutMs: number): Promise<boolean> {
 const attempt = async (t: Target, timeoutMs: number): Promise<boolean> =>
   (t.protocol === 'tcp' ? (await tcpTry(t, timeoutMs)) !== undefined : udpTry(t, timeoutMs));
 
+/** Every target tried at once: {"<target as given>": true|false, …}. */
+async function probeAll(texts: string[], targets: Target[], timeoutMs: number): Promise<Record<string, boolean>> {
+  const results = await Promise.all(targets.map((t) => attempt(t, timeoutMs)));
+  return Object.fromEntries(texts.map((text, i) => [text, results[i]!]));
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   const { values, positionals } = parseArgs({
     args: rest, allowPositionals: true,
     options: {
-      tcp: { type: 'string' }, udp: { type: 'string' }, sink: { type: 'string' }, timeout: { type: 'string' }, target: { type: 'string' },
+      tcp: { type: 'string' }, udp: { type: 'string' }, sink: { type: 'string' }, control: { type: 'string' }, timeout: { type: 'string' }, target: { type: 'string' },
       count: { type: 'string' }, bytes: { type: 'string' }, until: { type: 'string' }, interval: { type: 'string' }, deadline: { type: 'string' },
     },
   });
@@ -94,10 +114,8 @@ async function main(): Promise<void> {
   switch (command) {
     case 'serve':
       return serve(values);
-    case 'probe': {
-      const results = await Promise.all(positionals.map(async (p) => [p, await attempt(target(p), timeoutMs)] as const));
-      return out(Object.fromEntries(results));
-    }
+    case 'probe':
+      return out(await probeAll(positionals, positionals.map(target), timeoutMs));
     case 'latency': {
       const t = target(values.target ?? '');
       const ms: number[] = [];

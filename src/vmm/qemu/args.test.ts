@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { qemuArgs } from './args.js';
-import { hostTscKhz } from './qemu-vmm.js';
+import { hostTscKhz, tcgCacheMiB } from './qemu-vmm.js';
 import type { VmConfig } from '../vmm.js';
 
 const config: VmConfig = {
@@ -22,6 +22,17 @@ test('a TCG VM gets its size, microvm with PIT, and the host TSC frequency on th
   assert.ok(args.includes('-no-reboot'));
   assert.ok(args.some((a) => a.includes('mount_tag=rootfs')));
   assert.ok(args.some((a) => a.startsWith('id=rt,file=/rt.sqfs') && a.includes('readonly=on')));
+});
+
+test('a TCG translation cache size is given to TCG only', () => {
+  assert.equal(after(qemuArgs(config, { tscKhz: 1, tcgCacheMiB: 32 }), '-accel'), 'tcg,tb-size=32');
+  assert.equal(after(qemuArgs({ ...config, accel: 'kvm' }, { tscKhz: 1, tcgCacheMiB: 32 }), '-accel'), 'kvm');
+});
+
+test('SANDPOD_TCG_CACHE_MIB sets the cache, 0 leaves QEMU its default, anything else is refused', () => {
+  assert.equal(tcgCacheMiB({ SANDPOD_TCG_CACHE_MIB: '24' }), 24);
+  assert.equal(tcgCacheMiB({ SANDPOD_TCG_CACHE_MIB: '0' }), undefined);
+  assert.throws(() => tcgCacheMiB({ SANDPOD_TCG_CACHE_MIB: '1G' }), /not a size in MiB/);
 });
 
 test('a KVM VM uses the host CPU and no TSC hint', () => {

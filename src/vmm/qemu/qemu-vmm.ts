@@ -4,7 +4,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SandpodError, unavailable } from '../../errors.js';
+import { invalid, SandpodError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { waitUntil } from '../../wait.js';
 import type { Vmm, VmConfig, VmExit, VmInstance } from '../vmm.js';
@@ -102,6 +102,18 @@ class QemuInstance implements VmInstance {
   }
 }
 
+/**
+ * TCG's translation cache per VM, in MiB: SANDPOD_TCG_CACHE_MIB (0: QEMU's default of 1 GiB), else
+ * DEFAULT_TCG_CACHE_MIB (docs/sandbox.md has the measurement).
+ */
+export const DEFAULT_TCG_CACHE_MIB = 0;
+export function tcgCacheMiB(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env['SANDPOD_TCG_CACHE_MIB'];
+  const n = raw === undefined || raw === '' ? DEFAULT_TCG_CACHE_MIB : Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw invalid('qemu', `SANDPOD_TCG_CACHE_MIB=${raw ?? ''} is not a size in MiB; give a whole number (0 for QEMU's default)`);
+  return n === 0 ? undefined : n;
+}
+
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export class QemuVmm implements Vmm {
@@ -110,7 +122,7 @@ export class QemuVmm implements Vmm {
   private readonly host: HostFacts;
 
   constructor(private readonly log: Logger, private readonly binary = QEMU_BINARY) {
-    this.host = { tscKhz: hostTscKhz() };
+    this.host = { tscKhz: hostTscKhz(), tcgCacheMiB: tcgCacheMiB() };
   }
 
   async version(): Promise<string> {
