@@ -11,6 +11,11 @@ export interface SandpodPaths {
   cacheRoot: string;
   /** Runtime files that die with the machine: sockets, pid files. */
   runRoot: string;
+  /**
+   * VM templates (src/sandbox/templates.ts); `<runRoot>/templates` unless moved (SANDPOD_TEMPLATE_DIR). A template is
+   * keyed by guest image, accelerator, size and QEMU version, so clusters and runs that share a directory share them.
+   */
+  templatesRoot?: string;
 }
 
 export const defaultPaths: SandpodPaths = {
@@ -19,14 +24,18 @@ export const defaultPaths: SandpodPaths = {
   runRoot: '/run/sandpod',
 };
 
-/** Paths from the environment (SANDPOD_STATE_DIR, SANDPOD_CACHE_DIR, SANDPOD_RUN_DIR), then overrides. */
+/** Paths from the environment (SANDPOD_STATE_DIR, SANDPOD_CACHE_DIR, SANDPOD_RUN_DIR, SANDPOD_TEMPLATE_DIR), then overrides. */
 export function resolvePaths(overrides: Partial<SandpodPaths> = {}, env: NodeJS.ProcessEnv = process.env): SandpodPaths {
+  const templatesRoot = overrides.templatesRoot ?? env['SANDPOD_TEMPLATE_DIR'];
   return {
     stateRoot: overrides.stateRoot ?? env['SANDPOD_STATE_DIR'] ?? defaultPaths.stateRoot,
     cacheRoot: overrides.cacheRoot ?? env['SANDPOD_CACHE_DIR'] ?? defaultPaths.cacheRoot,
     runRoot: overrides.runRoot ?? env['SANDPOD_RUN_DIR'] ?? defaultPaths.runRoot,
+    ...(templatesRoot ? { templatesRoot } : {}),
   };
 }
+
+export const templatesDir = (p: SandpodPaths): string => p.templatesRoot ?? join(p.runRoot, 'templates');
 
 export const kernelCacheDir = (p: SandpodPaths): string => join(p.cacheRoot, 'kernel');
 export const guestImageCacheDir = (p: SandpodPaths): string => join(p.cacheRoot, 'guest');

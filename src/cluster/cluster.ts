@@ -1,5 +1,5 @@
 /**
- * A cluster: its record in the store, its control plane (etcd, API server, scheduler), its image registry, its node
+ * A cluster: its record in the store, its control plane (etcd, API server, scheduler, controller manager), its image registry, its node
  * pools and their nodes, each node a network namespace with its own containerd and node agent, and the supervisor
  * that restarts any of these daemons that dies. `create`, `start`, `stop` and `delete` are its lifecycle; a pool is
  * added through it. Every long step says what it does through `progress` and logs the object it concerns.
@@ -22,7 +22,7 @@ import {
 } from '../net/index.js';
 import { STOPPED_REASON } from '../node/index.js';
 import { address, block, formatCidr, nodeBlockPrefix, overlaps, parseCidr, tryParseCidr, type Cidr } from './cidr.js';
-import { startApiServer, startScheduler } from './control-plane.js';
+import { API_CLIENT_DAEMONS, startApiClientDaemon, startApiServer } from './control-plane.js';
 import { startEtcd } from './etcd.js';
 import { readJsonFile } from './json-file.js';
 import { layoutAt, type ClusterLayout } from './layout.js';
@@ -40,7 +40,7 @@ import {
 import { SupervisorClient, type DaemonSpec, type DaemonStatus } from './supervisor.js';
 
 const daemonScript = join(dirname(fileURLToPath(import.meta.url)), 'daemon.js');
-const CONTROL_PLANE = ['etcd', 'apiserver', 'scheduler', 'registry'] as const;
+const CONTROL_PLANE = ['etcd', 'apiserver', ...API_CLIENT_DAEMONS.map((d) => d.name), 'registry'] as const;
 
 export interface ClusterOptions {
   log?: Logger;
@@ -417,8 +417,10 @@ export class Cluster implements PoolHost {
       const token = readToken(pki);
       writeKubeconfig(this.layout.kubeconfig, { server: api.url, caCertFile: pki.caCert, token, clusterName: this.record.name });
       writeKubeconfig(this.layout.nodeKubeconfig, { server: `https://${this.hostAddress}:${api.port}`, caCertFile: pki.caCert, token, clusterName: this.record.name });
-      this.say('starting the scheduler');
-      started.push(startScheduler(this.layout));
+      for (const d of API_CLIENT_DAEMONS) {
+        this.say(d.step);
+        started.push(startApiClientDaemon(this.layout, d.name));
+      }
       return started;
     } catch (err) {
       for (const p of started.reverse()) await stopProcess(p.pid);

@@ -15,6 +15,7 @@ test('with CRI and a registry, the config names both runtime handlers and points
   assert.match(config, /^ {2}conf_dir = "\/x\/net\.d"$/m);
   assert.match(config, /registry\]\n {2}config_path = "\/x\/c\/certs\.d"$/m);
   assert.doesNotMatch(config, /mirrors/, 'mirrors fall back to the real host; hosts.toml does not');
+  assert.match(config, /gc\.v1\.scheduler"\]\n {2}deletion_threshold = 1$/m, "a removed pod's snapshots are collected at once");
 });
 
 test('without CRI the plugin is disabled and no registry section is written', () => {

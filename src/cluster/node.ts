@@ -64,6 +64,8 @@ export class Node {
   get dir(): string { return join(this.host.layout.nodesDir, this.record.name); }
   get criSocket(): string { return join(this.host.socketDir, `${this.host.key}-n${this.record.index}.sock`); }
   get logFile(): string { return join(this.host.layout.logs, `node-${this.record.name}.log`); }
+  /** Where the node's Sandpod shims log (containerd runs them; they inherit its environment). */
+  get shimLogFile(): string { return join(this.host.layout.logs, `shims-${this.record.name}.log`); }
   private get logsRoot(): string { return join(this.dir, 'pods'); }
   get daemonNames(): { containerd: string; agent: string } {
     return { containerd: `containerd/${this.record.name}`, agent: `node-agent/${this.record.name}` };
@@ -84,9 +86,10 @@ export class Node {
     });
     mkdirSync(this.host.socketDir, { recursive: true });
     mkdirSync(this.host.layout.logs, { recursive: true });
-    // The shims containerd starts use this checkout's containerd-shim-sandpod-v2 and the cluster's Sandpod roots.
+    // The shims containerd starts use this checkout's containerd-shim-sandpod-v2 and the cluster's Sandpod roots,
+    // and log to a file of the node's own.
     const env = {
-      ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`,
+      ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH'] ?? ''}`, SANDPOD_LOG_FILE: this.shimLogFile,
       SANDPOD_STATE_DIR: this.host.paths.stateRoot, SANDPOD_RUN_DIR: this.host.paths.runRoot, SANDPOD_CACHE_DIR: this.host.paths.cacheRoot,
     };
     const containerd = await startContainerd({
@@ -195,6 +198,6 @@ export class Node {
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
-    rmSync(this.logFile, { force: true });
+    for (const log of [this.logFile, this.shimLogFile]) for (const file of [log, `${log}.1`]) rmSync(file, { force: true });
   }
 }

@@ -1,11 +1,12 @@
 /**
- * Child processes the cluster starts (etcd, the API server, the scheduler): spawned detached with their output in
- * a log file, tracked by PID, and stopped by that PID only.
+ * Child processes the cluster starts (etcd, the API server, the scheduler, the controller manager): spawned detached
+ * with their output in a log file, tracked by PID, and stopped by that PID only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { internal, isSandpodError, timeout } from '../errors.js';
+import { processTable } from '../process-table.js';
 
 export interface ManagedProcess {
   name: string;
@@ -110,24 +111,6 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-}
-
-export interface ProcessInfo { pid: number; ppid: number; cmdline: string }
-
-/** Every process of this machine: PID, parent and command line (arguments NUL-separated). */
-export function processTable(): ProcessInfo[] {
-  const out: ProcessInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      out.push({ pid: Number(entry), ppid, cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8') });
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return out;
 }
 
 /**

@@ -5,7 +5,7 @@
  * error code in the managed service's style; nothing is created before every rule has passed.
  */
 import { SandpodError } from '../errors.js';
-import { checkLabels } from '../kube/index.js';
+import { checkLabels, VM_ISOLATION_LABEL } from '../kube/index.js';
 import { cidrProblem, contains, formatCidr, nodeBlockPrefix, nodeBlocks, overlaps, parseCidr, tryParseCidr, type Cidr } from './cidr.js';
 import type { Machine } from './machine.js';
 import { describeVmSize, findVmSize, runsVmIsolation, similarVmSizes, vmIsolationAlternative, type VmSize } from './vm-sizes.js';
@@ -28,7 +28,6 @@ const userCidr = (text: string, flag: string): Cidr => {
   return problem ? reject('InvalidPodSubnet', flag, problem) : tryParseCidr(text)!;
 };
 
-export const VM_ISOLATION_LABEL = 'kubernetes.azure.com/kata-vm-isolation';
 export const LEGACY_VM_ISOLATION_LABEL = 'kubernetes.azure.com/kata-mshv-vm-isolation';
 
 export interface WorkloadRuntime {

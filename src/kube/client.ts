@@ -62,6 +62,12 @@ export interface Response {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/**
+ * The calls a controller makes: KubeClient has them, and a unit test gives an in-memory API instead. Informers need
+ * only `list` and `watch`.
+ */
+export type KubeApi = Pick<KubeClient, 'get' | 'list' | 'call' | 'update' | 'delete' | 'watch'>;
+
 export class KubeClient {
   private readonly agent: Agent;
 

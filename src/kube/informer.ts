@@ -2,7 +2,7 @@
  * List-then-watch with a local cache, like client-go's informers: resumes the watch from the last seen
  * resourceVersion when the stream ends, and lists again after a 410 Expired or a failure.
  */
-import type { KubeClient } from './client.js';
+import type { KubeApi } from './client.js';
 import type { KubeObject, WatchEvent } from './object.js';
 
 export type InformerEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject };
@@ -18,7 +18,7 @@ export class Informer {
   private retryPending = false;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: Pick<KubeApi, 'list' | 'watch'>,
     private readonly path: string,
     private readonly onChange: (e: InformerEvent) => void,
     private readonly retryMs = 1000,

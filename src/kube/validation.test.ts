@@ -25,3 +25,10 @@ test('config keys and sizes, as kube words them', () => {
   assert.equal(checkConfigKey(`${'a'.repeat(254)}/`).length, 2);
   assert.equal(new ValidationError('Secret', 's', [tooLong('data', 1048576)]).message, 'Secret "s" is invalid: data: Too long: may not be more than 1048576 bytes');
 });
+
+test('a value or name of megabytes is cut in the message, which says how long it was', () => {
+  const big = 'a'.repeat(2_000_000);
+  const err = new ValidationError('Pod', big, [invalidValue('metadata.labels.big', big, 'must be no more than 63 characters')]);
+  assert.ok(err.message.length < 3000, `the message is ${err.message.length} characters`);
+  assert.match(err.message, /^Pod "a+\.\.\. \(2000000 characters in all\)" is invalid: metadata\.labels\.big: Invalid value: "a+\.\.\. \(2000002 characters in all\): must be/);
+});

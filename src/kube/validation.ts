@@ -15,7 +15,10 @@ export interface FieldError {
   detail: string;
 }
 
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+/** Longest value an error message repeats whole; a longer one (a request may carry megabytes) is cut, and says so. */
+export const MAX_SHOWN = 1024;
+const cut = (s: string): string => (s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}... (${s.length} characters in all)` : s);
+const show = (v: unknown): string => cut(typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
 
 export const required = (field: string): FieldError => ({ type: 'FieldValueRequired', field, detail: 'Required value' });
 export const invalidValue = (field: string, value: unknown, msg: string): FieldError =>
@@ -34,7 +37,8 @@ export class ValidationError extends SandpodError {
   readonly kindName: string;
   readonly objectName: string;
   readonly errors: FieldError[];
-  constructor(kindName: string, objectName: string, errors: FieldError[]) {
+  constructor(kindName: string, name: string, errors: FieldError[]) {
+    const objectName = cut(name);
     const list = errors.map((e) => `${e.field}: ${e.detail}`);
     super('Invalid', `${kindName} "${objectName}" is invalid: ${list.length === 1 ? list[0]! : `[${list.join(', ')}]`}`, {
       object: `${kindName}/${objectName}`,

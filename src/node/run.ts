@@ -1,6 +1,6 @@
 /**
  * A node agent process: the CRI client, the streaming server (with the resource sampler's /stats/summary), the
- * agent and its NetworkPolicy controller, wired together and stopped together. Stopping leaves the node's pods running in the runtime for
+ * agent, its NetworkPolicy controller and the lost-shim sweeper (src/node/orphan-shims.ts), wired together and stopped together. Stopping leaves the node's pods running in the runtime for
  * the next agent to adopt.
  */
 import { CriClient } from '../cri/index.js';
@@ -8,6 +8,7 @@ import type { KubeClient } from '../kube/index.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import { NodeAgent, type NodeCapacity } from './agent.js';
+import { endShim, idleSandboxShims, OrphanShims } from './orphan-shims.js';
 import { NetworkPolicyController } from './network-policy.js';
 import { hostProcFs, StatsSampler } from './stats/index.js';
 import { NodeStreamingServer } from './streaming/index.js';
@@ -76,10 +77,16 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
     throw err;
   }
   stats.start();
+  const orphans = new OrphanShims({
+    idleShims: () => idleSandboxShims(o.criSocket), end: endShim, now: Date.now, log: o.log,
+    sandboxIds: async () => new Set((await cri.listPodSandbox({})).items.map((s) => s.id)),
+  });
+  orphans.start();
   const started = agent;
   return {
     agent: started, streamingPort,
     stop: async (why?: string) => {
+      await orphans.stop();
       await policies?.stop();
       await started.stop();
       if (why !== undefined) {
