@@ -64,7 +64,7 @@ async function main(): Promise<void> {
           const node = d.name.slice('containerd/'.length);
           perNode.push({ containerd: memory(d.pid), agent: memory(pid(`node-agent/${node}`)) });
         }
-        const cp = ['etcd', 'apiserver', 'scheduler', 'registry'].map((n) => `${n} ${mib(memory(pid(n)).pss)}`);
+        const cp = ['etcd', 'apiserver', 'scheduler', 'controller-manager', 'registry'].map((n) => `${n} ${mib(memory(pid(n)).pss)}`);
         controlPlane = [...cp, ...(s.supervisor ? [`supervisor ${mib(memory(s.supervisor.pid).pss)}`] : [])].join(', ');
       }
       await timed(['delete', '--name', `three${i}`, '--yes']);

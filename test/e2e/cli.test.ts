@@ -29,7 +29,7 @@ test('sandpod up prints progress and the kubeconfig; kubectl works; sandpod down
   try {
     const up = await run(process.execPath, [main, 'up', ...dirs, ...net()]);
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stdout, /preparing the cluster network.*…\n.*starting etcd…\n.*preparing certificates…\n.*starting the API server…\n.*starting the scheduler…\n.*starting the image registry…\n.*starting node aks-nodepool1-\d+-vmss000000 .*\n.*waiting for node .* to be Ready…\n.*starting the supervisor/s);
+    assert.match(up.stdout, /preparing the cluster network.*…\n.*starting etcd…\n.*preparing certificates…\n.*starting the API server…\n.*starting the scheduler…\n.*starting the controller manager…\n.*starting the image registry…\n.*starting node aks-nodepool1-\d+-vmss000000 .*\n.*waiting for node .* to be Ready…\n.*starting the supervisor/s);
     const kubeconfig = /kubeconfig: (\S+)/.exec(up.stdout)?.[1];
     assert.equal(kubeconfig, join(root, 'state', 'clusters', 'local', 'default', 'kubeconfig'));
     const again = await run(process.execPath, [main, 'up', ...dirs]);
@@ -39,7 +39,7 @@ test('sandpod up prints progress and the kubeconfig; kubectl works; sandpod down
     assert.equal(ns.code, 0, ns.stderr);
     const down = await run(process.execPath, [main, 'down', ...dirs]);
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /stopped etcd, apiserver, scheduler, registry, containerd\/aks-nodepool1-\S+, node-agent\/aks-nodepool1-\S+\n/);
+    assert.match(down.stdout, /stopped etcd, apiserver, scheduler, controller-manager, registry, containerd\/aks-nodepool1-\S+, node-agent\/aks-nodepool1-\S+\n/);
     assert.equal(leftovers(root), '');
     const twice = await run(process.execPath, [main, 'down', ...dirs]);
     assert.match(twice.stdout, /nothing was running/);
@@ -62,7 +62,7 @@ test('sandpod up --etcd-endpoints uses an existing etcd and down leaves it runni
     const ns = await run(kubectlVersions['1.32']!, ['--kubeconfig', kubeconfig, '--cache-dir', join(root, 'kcache'), 'get', 'ns', 'default']);
     assert.equal(ns.code, 0, ns.stderr);
     const down = await run(process.execPath, [main, 'down', ...dirs]);
-    assert.match(down.stdout, /stopped apiserver, scheduler, registry, containerd\/\S+, node-agent\/\S+\n/);
+    assert.match(down.stdout, /stopped apiserver, scheduler, controller-manager, registry, containerd\/\S+, node-agent\/\S+\n/);
     assert.ok(isAlive(etcd.process.pid), 'down must not stop an etcd it did not start');
   } finally {
     await run(process.execPath, [main, 'down', ...dirs]);

@@ -28,12 +28,15 @@ mkdirSync(env.HOME, { recursive: true });
 const forwarding = hostForwarding();
 const tablesBefore = await nftTables();
 
-const sp = (args: string[], timeoutMs = 300_000): ReturnType<typeof sandpod> => sandpod([...args, ...roots], env, undefined, timeoutMs);
-const spOk = async (args: string[], timeoutMs?: number): Promise<{ stdout: string; stderr: string }> => {
-  const r = await sp(args, timeoutMs);
+const sp = (args: string[], timeoutMs = 300_000, extraEnv: NodeJS.ProcessEnv = {}): ReturnType<typeof sandpod> =>
+  sandpod([...args, ...roots], { ...env, ...extraEnv }, undefined, timeoutMs);
+const spOk = async (args: string[], timeoutMs?: number, extraEnv?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> => {
+  const r = await sp(args, timeoutMs, extraEnv);
   assert.equal(r.code, 0, `sandpod ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
   return r;
 };
+/** The pools cluster's node monitor grace period (40 s by default). */
+const POOLS_GRACE_S = 20;
 const kubeconfigOf = (group: string, name: string): string => join(stateRoot, 'clusters', group, name, 'kubeconfig');
 /** kubectl with the test's environment ($KUBECONFIG as get-credentials wrote it) unless a kubeconfig is named. */
 const kubectl = (args: string[], o: { kubeconfig?: string; version?: string } = {}): Promise<KubectlResult> => new Promise((resolve) => {
@@ -155,7 +158,8 @@ const pools = kubeconfigOf('local', 'pools');
 
 test('a plain pool of 2 nodes and a VM pool of 1, each with its own pod subnet: the walkthrough\'s pods land on their pools and reach each other', async (t) => {
   const examples = join(repoRoot, 'examples');
-  await spOk(['create', '--name', 'pools', '--node-count', '2', '--pod-subnet', '10.20.0.0/16']);
+  // Its nodes are marked unreachable after 20 s without a Lease renewal, not 40: the test of that waits less.
+  await spOk(['create', '--name', 'pools', '--node-count', '2', '--pod-subnet', '10.20.0.0/16'], undefined, { SANDPOD_NODE_MONITOR_GRACE_SECONDS: String(POOLS_GRACE_S) });
   // No pool runs VM isolation yet: the VM pod waits, and says why.
   await ok(pools, ['apply', '-f', join(examples, 'untrusted-vm-pod.yaml')]);
   await waitFor('untrusted to be unschedulable', async () => /No node has the label kubernetes\.azure\.com\/kata-vm-isolation=true, which RuntimeClass kata-vm-isolation selects/
@@ -200,7 +204,7 @@ test('a plain pool of 2 nodes and a VM pool of 1, each with its own pod subnet: 
   }
 });
 
-test('a node whose agent stops goes NotReady and unreachable within about 40 s while its pods run on, and comes back Ready', async () => {
+test('a node whose agent stops goes NotReady and unreachable within its grace period while its pods run on, and comes back Ready', async () => {
   const [agent] = await processesWhere((cmd) => cmd.includes('daemon.js\0node\0') && cmd.includes(`\0${trustedNode}\0`) && cmd.includes(root));
   assert.ok(agent, `the agent of ${trustedNode} runs`);
   const untrustedIp = await ok(pools, ['get', 'pod', 'untrusted', '-o', 'jsonpath={.status.podIP}']);
@@ -213,7 +217,8 @@ test('a node whose agent stops goes NotReady and unreachable within about 40 s w
       return /^Unknown .*node\.kubernetes\.io\/unreachable/.test(node);
     }, 70_000);
     const took = (Date.now() - t0) / 1000;
-    assert.ok(took < 60, `unreachable after ${took.toFixed(0)} s`);
+    // Marked once the Lease is older than the grace period: at most a renewal interval (10 s) and a look later.
+    assert.ok(took < POOLS_GRACE_S + 15, `unreachable after ${took.toFixed(0)} s, with a grace period of ${POOLS_GRACE_S} s`);
     assert.match(await ok(pools, ['exec', 'untrusted', '--', 'ping', '-c', '1', '-W', '5', trustedIp]), /1 packets received/, 'the pod on the silent node still runs and answers');
   } finally {
     process.kill(agent, 'SIGCONT');
@@ -232,6 +237,7 @@ test('supervised daemons that die come back: the API server and a node\'s contai
   const api = await pidOf(/apiserver/);
   const containerd = await pidOf(new RegExp(`containerd/${trustedNode}`));
   assert.ok(api > 0 && containerd > 0);
+  assert.ok(await pidOf(/controller-manager/) > 0, 'status lists the controller manager');
   process.kill(api, 'SIGKILL');
   process.kill(containerd, 'SIGKILL');
   await waitFor('both to be restarted', async () => {

@@ -57,6 +57,8 @@ export interface TestContainerd {
   trackNetns(path: string): void;
   /** Stops containerd (SIGTERM, then SIGKILL after 10 s). Shims of pods still running outlive it. */
   stop(): Promise<void>;
+  /** Stops containerd and starts it again on the same configuration (which a test may have changed). */
+  restart(): Promise<void>;
   /**
    * Stops containerd if needed, then removes what it and its pods left: shim and container processes, mounts
    * under its root, tracked network namespaces, container cgroups, and its bridge. Returns what was left
@@ -70,6 +72,11 @@ export interface ContainerdOptions {
   cri?: boolean;
   /** A local registry URL that docker.io and sandpod.local pulls go to. */
   registry?: string;
+  /**
+   * An operator's configuration file, used as it is: its root, state and socket must be under `base`
+   * (`<base>/root`, `<base>/state`, `<base>/containerd.sock`) and, with `cri`, its CNI conf_dir `<base>/cni/net.d`.
+   */
+  configFile?: string;
 }
 
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
@@ -137,11 +144,13 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
     // Nothing here should turn on IPv4 forwarding; cleanup still puts the host's setting back if something did.
     ipForward = await readFile(IP_FORWARD, 'utf8');
   }
-  const containerd = await startContainerdProcess({
+  const startOptions = {
     dir: base, env,
     ...(cri ? { cri: { sandboxImage: cri.sandboxImage, cniConfDir } } : {}),
     ...(opts.registry !== undefined ? { registry: opts.registry } : {}),
-  });
+    ...(opts.configFile !== undefined ? { configFile: opts.configFile } : {}),
+  };
+  let containerd = await startContainerdProcess(startOptions);
   const { address } = containerd;
   const netnses = new Set<string>();
   const ctr = (args: string[], input?: string) => new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
@@ -154,8 +163,13 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
     c.stdin?.end(input ?? '');
   });
   const stop = (): Promise<void> => stopContainerd(containerd);
-  return {
-    address, base, namespace, process: containerd.process, cri, ctr, stop, hostsDir: containerd.layout.hostsDir,
+  const restart = async (): Promise<void> => {
+    await stop();
+    containerd = await startContainerdProcess(startOptions);
+    result.process = containerd.process;
+  };
+  const result: TestContainerd = {
+    address, base, namespace, process: containerd.process, cri, ctr, stop, restart, hostsDir: containerd.layout.hostsDir,
     importImage: async (image) => { await ctr(['images', 'import', image.archive]); },
     // /var/run is a link to /run: keep the path as /proc/self/mountinfo spells it.
     trackNetns: (path) => { netnses.add(path.replace(/^\/var\/run\//, '/run/')); },
@@ -198,6 +212,7 @@ export async function startContainerd(base: string, env: NodeJS.ProcessEnv = pro
       return left;
     },
   };
+  return result;
 }
 
 /**

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CriClient, type ContainerState, type ContainerStatus, type Device, type Input, type LinuxContainerResources, type LinuxContainerSecurityContext, type Mount,
+  CriClient, type ContainerState, type ContainerStatus, type Device, type Input, type NamespaceOption, type LinuxContainerResources, type LinuxContainerSecurityContext, type Mount,
   type PodSandboxConfig, type PodSandboxStatus,
 } from '../../src/cri/index.js';
 import { busyboxImageArchive, pauseImageArchive, BUSYBOX_IMAGE, type ImageArchive } from '../../src/images/index.js';
@@ -37,13 +37,19 @@ export interface CriTestOptions {
    * images are not imported (CRI pulls the pause image from the registry when a pod starts).
    */
   registry?: string;
+  /** Writes an operator's own configuration for the containerd in `dir` and returns its path (see ContainerdOptions.configFile). */
+  containerdConfig?: (dir: string) => Promise<string>;
 }
 
 /** Starts a CRI containerd under `base`, imports the images and waits until CRI reports the runtime and network ready. */
 export async function startCriContainerd(base: string, opts: CriTestOptions = {}): Promise<CriTestContext> {
   const builtIn = opts.registry === undefined ? [await pauseImageArchive(resolvePaths()), await busyboxImageArchive(resolvePaths())] : [];
   const images = [...builtIn, ...(opts.images ?? [])];
-  const containerd = await startContainerd(join(base, 'containerd'), opts.env, { cri: true, ...(opts.registry !== undefined ? { registry: opts.registry } : {}) });
+  const dir = join(base, 'containerd');
+  const configFile = opts.containerdConfig ? await opts.containerdConfig(dir) : undefined;
+  const containerd = await startContainerd(dir, opts.env, {
+    cri: true, ...(opts.registry !== undefined ? { registry: opts.registry } : {}), ...(configFile ? { configFile } : {}),
+  });
   const network = containerd.cri?.network;
   assert.ok(network, 'containerd was started with CRI');
   const cri = new CriClient(containerd.address, { log: createLogger('cri-test'), timeoutMs: 60_000 });
@@ -118,6 +124,8 @@ export interface TestPodOptions {
   sysctls?: Record<string, string>;
   /** Pod annotations (containerd passes `sandpod.io/*` to the sandpod-vm runtime). */
   annotations?: Record<string, string>;
+  /** Namespace modes over the pod network / own PID / pod IPC ones every test pod gets (hostNetwork is `network: 'NODE'`). */
+  namespaces?: Input<NamespaceOption>;
 }
 
 /** RunPodSandbox as kubelet does for a pod on the pod network, with the given runtime handler. */
@@ -135,7 +143,7 @@ export async function runTestPod(ctx: CriTestContext, name: string, runtimeHandl
       cgroup_parent: ctx.containerd.cri?.cgroupParent ?? '',
       ...(resources ? { resources } : {}),
       sysctls: opts.sysctls ?? {},
-      security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, privileged: opts.privileged ?? false },
+      security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', ...opts.namespaces }, privileged: opts.privileged ?? false },
     },
   };
   const { pod_sandbox_id: id } = await ctx.cri.runPodSandbox({ config, runtime_handler: runtimeHandler });
@@ -217,4 +225,29 @@ export function waitContainerState(cri: CriClient, id: string, states: Container
 export async function removeTestPod(ctx: CriTestContext, id: string): Promise<void> {
   await ctx.cri.stopPodSandbox({ pod_sandbox_id: id });
   await ctx.cri.removePodSandbox({ pod_sandbox_id: id });
+}
+
+/** `sh -c SCRIPT` in a container through ExecSync: its output and code, asserting success, or asserting failure with a reason. */
+export function shellIn(ctx: CriTestContext): {
+  sh(id: string, script: string): Promise<{ out: string; code: number }>;
+  ok(id: string, script: string): Promise<string>;
+  fails(id: string, script: string, why: RegExp): Promise<void>;
+} {
+  const sh = async (id: string, script: string): Promise<{ out: string; code: number }> => {
+    const r = await ctx.cri.execSync({ container_id: id, cmd: ['sh', '-c', script], timeout: 60 });
+    return { out: r.stdout.toString() + r.stderr.toString(), code: r.exit_code };
+  };
+  return {
+    sh,
+    ok: async (id, script) => {
+      const r = await sh(id, script);
+      assert.equal(r.code, 0, `${script}: ${r.out}`);
+      return r.out;
+    },
+    fails: async (id, script, why) => {
+      const r = await sh(id, script);
+      assert.notEqual(r.code, 0, `${script} should fail: ${r.out}`);
+      assert.match(r.out, why, script);
+    },
+  };
 }

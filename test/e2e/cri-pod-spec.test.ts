@@ -15,7 +15,7 @@ import type { Input, LinuxContainerSecurityContext, Mount } from '../../src/cri/
 import { BUSYBOX_IMAGE, NETTOOLS_IMAGE, nettoolsImageArchive } from '../../src/images/index.js';
 import { resolvePaths } from '../../src/paths.js';
 import { waitUntil } from '../../src/wait.js';
-import { criTestContext, createTestContainer, removeTestPod, runTestPod, startTestContainer, waitContainerState, type TestPod } from './cri-helpers.js';
+import { criTestContext, shellIn, createTestContainer, removeTestPod, runTestPod, startTestContainer, waitContainerState, type TestPod } from './cri-helpers.js';
 import { processesWhere, shimEnvironment } from './helpers.js';
 
 // Ready before the frame's hooks run (root-level hooks do not wait for each other).
@@ -24,20 +24,7 @@ const env = await shimEnvironment(roots);
 const ctx = criTestContext('pod-spec', { env, images: [await nettoolsImageArchive(resolvePaths())] });
 after(() => rm(roots, { recursive: true, force: true }));
 
-const sh = async (id: string, script: string): Promise<{ out: string; code: number }> => {
-  const r = await ctx.cri.execSync({ container_id: id, cmd: ['sh', '-c', script], timeout: 60 });
-  return { out: r.stdout.toString() + r.stderr.toString(), code: r.exit_code };
-};
-const ok = async (id: string, script: string): Promise<string> => {
-  const r = await sh(id, script);
-  assert.equal(r.code, 0, `${script}: ${r.out}`);
-  return r.out;
-};
-const fails = async (id: string, script: string, why: RegExp): Promise<void> => {
-  const r = await sh(id, script);
-  assert.notEqual(r.code, 0, `${script} should fail: ${r.out}`);
-  assert.match(r.out, why, script);
-};
+const { ok, fails } = shellIn(ctx);
 
 interface BundleSpec { linux?: { devices?: { path: string; type: string }[] }; mounts?: { destination: string; options?: string[] }[] }
 /** The OCI spec containerd gave the runtime for a task (its bundle's config.json). */

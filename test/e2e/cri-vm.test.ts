@@ -10,7 +10,8 @@ import { mkdtempSync } from 'node:fs';
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { shimSocketPath } from '../../src/shim/manager.js';
+import { runTool } from '../../src/run-tool.js';
+import { shimSocketPath } from '../../src/shim/launch.js';
 import { waitUntil } from '../../src/wait.js';
 import { criTestContext, runTestPod, startTestContainer, waitContainerState, type TestPod } from './cri-helpers.js';
 import { processesWhere, shimEnvironment } from './helpers.js';
@@ -92,6 +93,9 @@ test('a sandpod-vm pod: one VM for its containers, the CNI address in the guest,
     return res?.ok ? res.text() : undefined;
   }, { timeoutMs: 20_000, intervalMs: 200, onTimeout: () => new Error(`http://${pod.ip}:8080/ did not answer from the host`) });
   assert.equal(body, 'hello from vmweb\n', 'the host reaches the VM pod at its CNI address');
+  // containerd's CRI PortForward dials localhost inside the pod's network namespace: that leads into the guest.
+  const viaLocalhost = await runTool('test', 'nsenter', [`--net=${pod.netns}`, '--', 'timeout', '20', 'busybox', 'wget', '-qO-', 'http://127.0.0.1:8080/']);
+  assert.equal(viaLocalhost.toString(), 'hello from vmweb\n', 'the pod namespace\'s localhost is the VM pod\'s');
 
   const { stats } = await ctx.cri.containerStats({ container_id: side });
   assert.ok((stats?.memory?.working_set_bytes?.value ?? 0) > 0, 'ContainerStats has the memory the container uses in the guest');

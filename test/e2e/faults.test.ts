@@ -1,7 +1,7 @@
 /**
  * Faults under load: while runc and VM pods are being created and deleted, one part of the cluster is killed
- * with SIGKILL — etcd, the API server, the scheduler, the node agent, containerd, a shim, a QEMU. The supervisor
- * starts the daemons again; afterwards every pod the API has runs exactly once, nothing the API deleted still
+ * with SIGKILL — etcd, the API server, the scheduler, the controller manager, the node agent, containerd, a shim,
+ * a QEMU. The supervisor starts the daemons again; afterwards every pod the API has runs exactly once, nothing the API deleted still
  * runs, no acknowledged object is lost, and once the pods are gone the node's footprint is where it started.
  * Then a "reboot": every process of the cluster killed and its run directory, mounts and namespaces gone, and
  * `sandpod up` brings the cluster and its pods back.
@@ -17,7 +17,7 @@ import { processCommandLines } from '../../src/pod-vm-identity.js';
 import { waitUntil } from '../../src/wait.js';
 import { processesWhere, sandpod } from './helpers.js';
 import { execText, localCluster } from './local-cluster.js';
-import { footprint, footprintTable, type Footprint } from './node-footprint.js';
+import { footprint, footprintFiles, footprintTable, lineChanges, settledFootprint, type Footprint } from './node-footprint.js';
 
 const c = localCluster('faults', { subnetPrefix: '10.241' });
 const NS = '/api/v1/namespaces/default/pods';
@@ -119,7 +119,7 @@ async function deleteAll(client: KubeClient, ledger: Ledger): Promise<void> {
 const allRunning = async (client: KubeClient): Promise<boolean> => (await notRunning(client)).length === 0;
 
 const targets: Array<{ name: string; find: () => Promise<number | undefined> }> = [
-  ...['etcd', 'apiserver', 'scheduler'].map((d) => ({ name: d, find: async () => (await statusJson()).daemons.find((x) => x.name === d)?.pid })),
+  ...['etcd', 'apiserver', 'scheduler', 'controller-manager'].map((d) => ({ name: d, find: async () => (await statusJson()).daemons.find((x) => x.name === d)?.pid })),
   { name: 'node agent', find: async () => (await statusJson()).daemons.find((x) => x.name.startsWith('node-agent/'))?.pid },
   { name: 'containerd', find: async () => (await statusJson()).daemons.find((x) => x.name.startsWith('containerd/'))?.pid },
   { name: 'a shim', find: async () => (await processesWhere((cmd) => cmd.includes('shim/main.js') && cmd.includes(c.root) && cmd.includes('-socket')))[0] },
@@ -135,7 +135,8 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
     await c.waitFor('the warm-up pod', () => allRunning(client), 240_000);
     await client.delete(`${NS}/warm`);
     await c.waitFor('the warm-up pod gone', async () => (await client.list(NS)).items.length === 0, 120_000);
-    const before: Footprint = await footprint(c.root, c.nodeNetns, client);
+    const before: Footprint = await settledFootprint(c.root, c.nodeNetns, client);
+    const filesBefore = await footprintFiles(c.root);
     const ledger: Ledger = { created: new Set(), deleted: new Set(), deleteFailed: new Set() };
     for (const target of targets) {
       const stop = { done: false };
@@ -147,9 +148,10 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
         const pid = await waitUntil(() => target.find(), { timeoutMs: 240_000, intervalMs: 250, onTimeout: () => new Error(`${target.name} never appeared under load`) });
         process.kill(pid, 'SIGKILL');
         killedAt = Date.now();
-        // The load goes on until ten more pods were acknowledged after the kill (the API may be down a while).
+        // The load goes on until five more pods were acknowledged after the kill (the API may be down a while): the
+        // cluster takes new work while it heals, and a round costs what the pods it made cost to start and delete.
         const createdAtKill = ledger.created.size;
-        await c.waitFor(`ten pods created after killing ${target.name}`, async () => ledger.created.size >= createdAtKill + 10, 240_000);
+        await c.waitFor(`five pods created after killing ${target.name}`, async () => ledger.created.size >= createdAtKill + 5, 240_000);
       } finally {
         // Also when the round fails: the next test starts from a quiet cluster.
         stop.done = true;
@@ -172,13 +174,15 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
     // Everything deleted: the node must be as it was.
     let after: Footprint | undefined;
     let processesNow: string[] = [];
+    let filesNow = '';
     await waitUntil(async () => {
       after = await footprint(c.root, c.nodeNetns, client);
       processesNow = (await processCommandLines()).filter((p) => p.argv.join(' ').includes(c.root)).map((p) => `${p.pid} ${p.argv.join(' ').slice(0, 240)}`);
+      filesNow = lineChanges(filesBefore, await footprintFiles(c.root));
       return ['processes', 'mounts', 'netns', 'veths', 'files', 'objects'].every((k) => after?.[k as keyof Footprint] === before[k as keyof Footprint]) ? true : undefined;
     }, {
       timeoutMs: 180_000, intervalMs: 2000,
-      onTimeout: () => new Error(`the node did not return to its footprint:\n${footprintTable(before, after ?? before)}\nits processes now:\n${processesNow.join('\n')}`),
+      onTimeout: () => new Error(`the node did not return to its footprint:\n${footprintTable(before, after ?? before)}\nits processes now:\n${processesNow.join('\n')}\nits files, against before:\n${filesNow}`),
     });
     process.stdout.write(`${footprintTable(before, after ?? before)}\n`);
   } finally {

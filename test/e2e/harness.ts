@@ -1,6 +1,7 @@
 /**
- * End-to-end harness: a real control plane (etcd, API server, scheduler processes) under temporary roots, the real
- * kubectl with its own cache dir, and one cleanup path that stops every process by PID and proves none is left.
+ * End-to-end harness: a real control plane (etcd, API server, scheduler, controller manager) under temporary roots,
+ * the real kubectl with its own cache dir, and one cleanup path that stops every process by PID and proves none is
+ * left.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

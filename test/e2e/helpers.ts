@@ -110,7 +110,8 @@ export function sandboxTestContext(name: string, beforeCheck?: (ctx: SandboxTest
   before(async () => {
     ctx.roots = await testRoots(name);
     ctx.rootfs = await busyboxRootfs(join(ctx.roots.base, 'rootfs'));
-    const paths = resolvePaths({ stateRoot: ctx.roots.state, runRoot: ctx.roots.run });
+    // Templates of their own (not a suite-wide SANDPOD_TEMPLATE_DIR): these tests watch templates being made.
+    const paths = resolvePaths({ stateRoot: ctx.roots.state, runRoot: ctx.roots.run, templatesRoot: join(ctx.roots.run, 'templates') });
     ctx.runtime = new SandboxRuntime({ paths, log: createLogger('test', nullSink), guestImage: () => ensureGuestImage(paths) });
   });
   after(async () => {

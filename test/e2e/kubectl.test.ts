@@ -196,7 +196,7 @@ for (const [version, binary] of Object.entries(kubectlVersions)) test(`kubectl $
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Warning: spec\.containers\[0\]\.securityContext\.privileged: in RuntimeClass "kata-vm-isolation" privileged grants power inside the pod's VM only/);
   const ann = await cluster.kubectl(['get', 'pod', 'privvm', '-o', 'jsonpath={.metadata.annotations.sandpod\\.io/vm-memory} {.spec.overhead.memory} {.spec.nodeSelector}']);
-  assert.equal(ann.stdout, '512Mi 64Mi {"kubernetes.azure.com/kata-vm-isolation":"true"}');
+  assert.equal(ann.stdout, '512Mi 200Mi {"kubernetes.azure.com/kata-vm-isolation":"true"}');
   assert.equal((await cluster.kubectl(['delete', 'pod', 'privvm'])).code, 0);
 });
 

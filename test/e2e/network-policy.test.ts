@@ -42,6 +42,9 @@ const hostRuleset = async (): Promise<string> => (await execText('nft', ['list',
 const rulesetBefore = await hostRuleset();
 const forwarding = hostForwarding();
 
+/** Where each pod's netprobe server takes probe requests (127.0.0.1 only): one `wget` in the pod, not a Node.js. */
+const CONTROL_PORT = 5002;
+
 const sp = async (args: string[], timeoutMs = 300_000): Promise<string> => {
   const r = await sandpod([...args, ...roots], env, undefined, timeoutMs);
   assert.equal(r.code, 0, `sandpod ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
@@ -84,7 +87,7 @@ function matrixPod(ns: string, name: string): KubeObject {
       ...(vm ? { runtimeClassName: 'kata-vm-isolation' } : {}),
       terminationGracePeriodSeconds: 0,
       containers: [{
-        name: 'serve', image: NETPROBE_IMAGE, command: ['netprobe', 'serve', '--tcp', '80,81', '--udp', '80,81', '--sink', '5001'],
+        name: 'serve', image: NETPROBE_IMAGE, command: ['netprobe', 'serve', '--tcp', '80,81', '--udp', '80,81', '--sink', '5001', '--control', String(CONTROL_PORT)],
         ports: [80, 81].flatMap((port) => ['TCP', 'UDP'].map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, containerPort: port, protocol }))),
       }],
     },
@@ -93,12 +96,16 @@ function matrixPod(ns: string, name: string): KubeObject {
 
 type Probe = { protocol: 'tcp' | 'udp'; port: number };
 
+/** Probes `targets` from the pod `ns/name` (its netprobe server connects); kubectl's result, stdout the JSON answer. */
+const probeFrom = (ns: string, name: string, timeoutMs: number, targets: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  kubectl(['exec', '-n', ns, name, '--', 'wget', '-qO-', `http://127.0.0.1:${CONTROL_PORT}/probe?timeout=${timeoutMs}${targets.map((t) => `&target=${t}`).join('')}`]);
+
 /** Every source probes every target at once (one exec per source); the matrix as text, one line per source. */
 async function probeMatrix(p: Probe): Promise<string> {
   const rows = await Promise.all(KEYS.map(async (from) => {
     const [ns, name] = from.split('/') as [string, string];
     const targets = KEYS.map((to) => `${p.protocol}:${ips.get(to)}:${p.port}`);
-    const r = await kubectl(['exec', '-n', ns, name, '--', 'netprobe', 'probe', '--timeout', '2000', ...targets]);
+    const r = await probeFrom(ns, name, 2000, targets);
     if (r.code !== 0) return `${from} ${'?'.repeat(KEYS.length)}  (exec failed: ${r.stderr.trim().slice(0, 200)})`;
     const seen = JSON.parse(r.stdout) as Record<string, boolean>;
     return `${from} ${targets.map((t) => (seen[t] ? 'X' : '.')).join('')}`;
@@ -333,12 +340,19 @@ test('host services are out of reach of a VM pod and a runc pod: every node addr
     const [ns, name] = from.split('/') as [string, string];
     // 5 s, not the matrix's 2: a VM pod starts 71 connects at once on a loaded machine, and a host service that
     // answers at all answers within it.
-    const r = await ok(['exec', '-n', ns, name, '--', 'netprobe', 'probe', '--timeout', '5000', ...targets, `tcp:${ips.get('y/a')}:80`]);
+    const probed = await probeFrom(ns, name, 5000, [...targets, `tcp:${ips.get('y/a')}:80`]);
+    assert.equal(probed.code, 0, `the probe from ${from} ran: ${probed.stderr}`);
+    const r = probed.stdout;
     const seen = JSON.parse(r) as Record<string, boolean>;
     if (seen[`tcp:${ips.get('y/a')}:80`] !== true) {
       // Blocked, or only slow among the many dropped targets? The same pod alone says which.
-      const alone = await kubectl(['exec', '-n', ns, name, '--', 'netprobe', 'probe', '--timeout', '5000', `tcp:${ips.get('y/a')}:80`]);
-      assert.fail(`${from} does not reach y/a with the host targets, so the probe proves nothing\nwith them: ${r}\nalone: ${alone.stdout}${alone.stderr}`);
+      const alone = await probeFrom(ns, name, 5000, [`tcp:${ips.get('y/a')}:80`]);
+      // And is it the source, the target or the rules? Another pod's view, y/a's restarts and the nodes' tables.
+      const others = await probeFrom('y', 'b', 5000, [`tcp:${ips.get('y/a')}:80`, `tcp:${ips.get(from)}:80`]);
+      const restarts = await ok(['get', 'pod', '-n', 'y', 'a', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']);
+      const rules = await Promise.all([...nodeNamespaces].map(async (n) => `${n}: ${(await inNetns(n, ['nft', 'list', 'table', 'inet', 'sandpod'])).split('\n').length} lines`));
+      assert.fail(`${from} does not reach y/a with the host targets, so the probe proves nothing\nwith them: ${r}\nalone: ${alone.stdout}${alone.stderr}\n` +
+        `from y/b to y/a and ${from}: ${others.stdout}${others.stderr}; y/a restarts: ${restarts}; tables: ${rules.join(', ')}`);
     }
     const answered = targets.filter((tg) => seen[tg]);
     assert.deepEqual(answered, [], `${from} (${VM_PODS.has(from) ? 'VM' : 'runc'} pod) reaches nothing of the hosts`);

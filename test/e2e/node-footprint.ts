@@ -23,15 +23,30 @@ export interface Footprint {
   events: number;
 }
 
-async function countFiles(dir: string, skip: (path: string) => boolean): Promise<number> {
-  let n = 0;
+async function listFiles(dir: string, skip: (path: string) => boolean, out: string[] = []): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     const path = join(dir, e.name);
     if (skip(path)) continue;
-    if (e.isDirectory()) n += await countFiles(path, skip);
-    else n++;
+    if (e.isDirectory()) await listFiles(path, skip, out);
+    else out.push(path);
   }
-  return n;
+  return out;
+}
+
+/** Logs and etcd's own files grow by design (bounded by rotation and compaction): they are not counted. */
+const skipGrowing = (p: string): boolean => /\/(logs|etcd|registry)$/.test(p) || p.endsWith('.log') || /\.log\.\d/.test(p);
+
+/** The files the footprint counts under `root`, for telling which ones a test left or took. */
+export async function footprintFiles(root: string): Promise<string[]> {
+  return listFiles(root, skipGrowing);
+}
+
+/** The lines (files, rules) added and removed between two listings, for a failure message. */
+export function lineChanges(before: readonly string[], after: readonly string[], max = 30): string {
+  const was = new Set(before);
+  const is = new Set(after);
+  const lines = [...after.filter((f) => !was.has(f)).map((f) => `+ ${f}`), ...before.filter((f) => !is.has(f)).map((f) => `- ${f}`)];
+  return lines.length === 0 ? 'nothing added or removed' : [...lines.slice(0, max), ...(lines.length > max ? [`… and ${lines.length - max} more`] : [])].join('\n');
 }
 
 const kinds = [
@@ -48,16 +63,15 @@ async function stored(client: KubeClient, path: string): Promise<number> {
  * own files are left out of the file count: they grow by design (bounded by rotation and compaction).
  */
 export async function footprint(root: string, nodeNetns: string, client: KubeClient): Promise<Footprint> {
-  const pids = await processesWhere((cmd) => cmd.includes(root));
+  // A `runc init` (a container created and never started) names the cluster only in its environment.
+  const pids = await processesWhere(async (cmd, environ) => cmd.includes(root) || (await environ()).includes(root));
   const daemons = await processesWhere((cmd) => cmd.includes(root) && !cmd.startsWith('qemu-system') && !cmd.includes('shim'));
   let daemonFds = 0;
   for (const pid of daemons) daemonFds += (await readdir(`/proc/${pid}/fd`).catch(() => [])).length;
   const mountinfo = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
   const veths = (await execText('ip', ['-n', nodeNetns, '-o', 'link', 'show', 'master', 'cbr0'])).stdout.split('\n').filter((l) => l.trim() !== '').length;
   // The host's ruleset and the node's (Sandpod's tables live in the node's namespace): rules of deleted pods must go.
-  const lines = (text: string): number => text.split('\n').filter((l) => l.trim() !== '').length;
-  const nft = lines((await execText('nft', ['list', 'ruleset'])).stdout) + lines((await execText('ip', ['netns', 'exec', nodeNetns, 'nft', 'list', 'ruleset'])).stdout);
-  const skip = (p: string): boolean => /\/(logs|etcd|registry)$/.test(p) || p.endsWith('.log') || /\.log\.\d/.test(p);
+  const nft = (await nftRuleLines(nodeNetns)).length;
   let objects = 0;
   for (const k of kinds) objects += await stored(client, k);
   return {
@@ -67,10 +81,39 @@ export async function footprint(root: string, nodeNetns: string, client: KubeCli
     netns: mountinfo.filter((l) => l.includes(root) && l.includes(' - nsfs ')).length,
     veths,
     nftRules: nft,
-    files: (await stat(root).then(() => countFiles(root, skip), () => 0)),
+    files: (await stat(root).then(async () => (await footprintFiles(root)).length, () => 0)),
     objects,
     events: await stored(client, '/api/v1/events'),
   };
+}
+
+/** The host's nftables ruleset and the node's (Sandpod's tables live in the node's namespace), one line per entry. */
+export async function nftRuleLines(nodeNetns: string): Promise<string[]> {
+  const lines = (text: string, where: string): string[] => text.split('\n').filter((l) => l.trim() !== '').map((l) => `${where}: ${l}`);
+  return [
+    ...lines((await execText('nft', ['list', 'ruleset'])).stdout, 'host'),
+    ...lines((await execText('ip', ['netns', 'exec', nodeNetns, 'nft', 'list', 'ruleset'])).stdout, 'node'),
+  ];
+}
+
+/** The keys that must come back exactly (open files of the daemons move by a few; events merge and expire). */
+export const exactKeys: ReadonlyArray<keyof Footprint> = ['processes', 'mounts', 'netns', 'veths', 'nftRules', 'files', 'objects'];
+
+/**
+ * The footprint once the node is quiet: measured until two readings 2 s apart agree on every exact key. A pod the
+ * API no longer lists may still have its sandbox, files and rules removed in the background for a moment, and a
+ * baseline taken in that moment would count them.
+ */
+export async function settledFootprint(root: string, nodeNetns: string, client: KubeClient, timeoutMs = 60_000): Promise<Footprint> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await footprint(root, nodeNetns, client);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const now = await footprint(root, nodeNetns, client);
+    if (exactKeys.every((k) => now[k] === last[k])) return now;
+    if (Date.now() > deadline) throw new Error(`the node did not settle before the test:\n${footprintTable(last, now)}`);
+    last = now;
+  }
 }
 
 /** The footprint as a table of before and after, for the test's output. */
