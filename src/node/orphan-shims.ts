@@ -20,6 +20,7 @@ import { flagValue, groupOfShimDaemon, processCommandLines } from '../pod-vm-ide
 import { processTable } from '../process-table.js';
 import { runTool } from '../run-tool.js';
 import { waitUntil } from '../wait.js';
+import { Lingering, Periodic } from './lingering.js';
 
 /** The containerd namespace CRI keeps its pods in. */
 const CRI_NAMESPACE = 'k8s.io';
@@ -108,27 +109,21 @@ export interface OrphanShimDeps {
 }
 
 export class OrphanShims {
-  /** Shims that looked orphaned: PID → when first seen so. */
-  private readonly suspects = new Map<number, { id: string; since: number }>();
+  /** Shims that looked orphaned, by PID, with the sandbox id they serve. */
+  private readonly suspects = new Lingering<string>(ORPHAN_MS);
+  private readonly periodic: Periodic;
 
-  private timer: NodeJS.Timeout | undefined;
-  private looking: Promise<unknown> | undefined;
-
-  constructor(private readonly d: OrphanShimDeps) {}
+  constructor(private readonly d: OrphanShimDeps) {
+    this.periodic = new Periodic(() => this.check(), 'look for lost shims', d.log);
+  }
 
   /** Looks every ORPHAN_CHECK_MS until stopped. */
   start(intervalMs = ORPHAN_CHECK_MS): void {
-    this.timer = setInterval(() => {
-      if (this.looking) return;
-      this.looking = this.check()
-        .catch((err: unknown) => this.d.log.warn('cannot look for lost shims', { err: describeError(err) }))
-        .finally(() => { this.looking = undefined; });
-    }, intervalMs);
+    this.periodic.start(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.looking;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** Looks once; ends the shims that have looked orphaned for ORPHAN_MS. Returns their PIDs. */
@@ -136,18 +131,11 @@ export class OrphanShims {
     // Shims first, sandboxes second: a sandbox CRI records between the two looks is then known.
     const shims = await this.d.idleShims();
     const known = await this.d.sandboxIds();
-    const now = this.d.now();
-    const orphans = shims.filter((s) => !known.has(s.id));
-    const seen = new Set(orphans.map((s) => s.pid));
-    for (const pid of this.suspects.keys()) if (!seen.has(pid)) this.suspects.delete(pid);
+    const orphans = new Map(shims.filter((s) => !known.has(s.id)).map((s) => [String(s.pid), s]));
+    const due = this.suspects.look(new Map([...orphans].map(([pid, s]) => [pid, s.id])), this.d.now());
     const ended: number[] = [];
-    for (const shim of orphans) {
-      const suspect = this.suspects.get(shim.pid);
-      if (!suspect || suspect.id !== shim.id) {
-        this.suspects.set(shim.pid, { id: shim.id, since: now });
-        continue;
-      }
-      if (now - suspect.since < ORPHAN_MS) continue;
+    for (const [pid] of due) {
+      const shim = orphans.get(pid)!;
       this.d.log.warn('ending a shim containerd started for a sandbox and lost (containerd stopped while starting it); CRI does not know the sandbox and nothing runs in it',
         { sandbox: shim.id, pid: shim.pid, bundle: shim.bundle });
       try {
@@ -157,7 +145,7 @@ export class OrphanShims {
         this.d.log.warn('cannot end the lost shim; will try again', { sandbox: shim.id, pid: shim.pid, err: describeError(err) });
         continue;
       }
-      this.suspects.delete(shim.pid);
+      this.suspects.forget(pid);
     }
     return ended;
   }
