@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolvePaths, sandboxRunDir } from '../paths.js';
 import { processCommandLines, sandboxIdFor, sandboxOfQemu } from '../pod-vm-identity.js';
@@ -39,6 +39,8 @@ export async function shimStart(flags: ShimFlags, entry: string): Promise<string
   const address = `unix://${socket}`;
   if (!(await accepts(socket))) {
     await rm(socket, { force: true });
+    // containerd makes this directory when its own shims first need it; on a node that has run none yet it is missing.
+    await mkdir(SHIM_SOCKET_DIR, { recursive: true, mode: 0o711 });
     const child = spawn(process.execPath, [entry, '-namespace', flags.namespace, '-address', flags.address,
       '-publish-binary', flags.publishBinary, '-id', flags.id, '-socket', socket], { cwd: bundle, detached: true, stdio: 'ignore' });
     let exited: number | null = null;
@@ -46,7 +48,7 @@ export async function shimStart(flags: ShimFlags, entry: string): Promise<string
     child.unref();
     await waitUntil(async () => ((await accepts(socket)) ? true : undefined), {
       timeoutMs: 10_000,
-      abort: () => (exited !== null ? new Error(`the shim daemon exited with code ${exited}`) : undefined),
+      abort: () => (exited !== null ? new Error(`the shim daemon exited with code ${exited}${process.env['SANDPOD_LOG_FILE'] ? `; its log: ${process.env['SANDPOD_LOG_FILE']}` : ''}`) : undefined),
       onTimeout: () => new Error(`the shim daemon did not listen on ${socket} within 10 s`),
     });
   }

@@ -26,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  // The daemon's stderr goes nowhere (start detaches it): its log file is where a failure can be read.
+  createLogger('shim').error('the shim failed', { argv: process.argv.slice(2), err: describeError(err) });
   process.stderr.write(`containerd-shim-sandpod-v2: ${describeError(err)}\n`);
   process.exit(1);
 });
