@@ -19,7 +19,9 @@ import { parseResolvConf } from './dns.js';
 import { ObjectCache } from './object-cache.js';
 import { podInfo } from './pod-spec.js';
 import { PodWorker, type WorkerContext } from './pod-worker.js';
-import { takeSnapshot, type NodeSnapshot } from './snapshot.js';
+import { Lingering } from './lingering.js';
+import { ORPHAN_MS } from './orphan-shims.js';
+import { loneContainers, takeSnapshot, type NodeSnapshot } from './snapshot.js';
 import type { LocatedPod } from './streaming/index.js';
 import { removePodDir } from './volumes.js';
 
@@ -85,6 +87,10 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   private snapshot: NodeSnapshot = { sandboxes: [], containers: [], takenAt: 0 };
   private round: Promise<void> | undefined;
+  /** Containers seen without their sandbox, removed once they have stayed so for ORPHAN_MS. */
+  private readonly lone = new Lingering<string>(ORPHAN_MS);
+  /** Sandboxes of gone pods whose removal failed (said once, tried every round). */
+  private readonly failedRemovals = new Set<string>();
   private stopped = false;
   private lastRenewal = Date.now();
   private readonly ctx: WorkerContext;
@@ -228,16 +234,30 @@ export class NodeAgent {
 
   /**
    * Sandboxes and pod directories of pods the API no longer has on this node (deleted while the agent was
-   * down) are removed.
+   * down) are removed, and containers whose sandbox is gone.
    */
   private async removeOrphans(): Promise<void> {
     const known = new Set([...(this.informer?.cache.values() ?? [])].map((p) => p.metadata.uid));
     const gone = (uid: string | undefined): boolean => !!uid && !known.has(uid) && !this.workers.has(uid);
     for (const s of this.snapshot.sandboxes) {
       if (!gone(s.labels[LABEL.podUid])) continue;
-      this.o.log.info('removing the sandbox of a pod that is gone', { sandbox: s.id, pod: `${s.metadata?.namespace}/${s.metadata?.name}` });
+      const pod = `${s.metadata?.namespace}/${s.metadata?.name}`;
+      const first = !this.failedRemovals.has(s.id);
+      if (first) this.o.log.info('removing the sandbox of a pod that is gone', { sandbox: s.id, pod });
       await this.o.cri.stopPodSandbox({ pod_sandbox_id: s.id }).catch(() => undefined);
-      await this.o.cri.removePodSandbox({ pod_sandbox_id: s.id }).catch(() => undefined);
+      await this.o.cri.removePodSandbox({ pod_sandbox_id: s.id }).then(() => this.failedRemovals.delete(s.id), (err: unknown) => {
+        // Tried again every round: said once.
+        if (first) this.o.log.warn('cannot remove the sandbox of a pod that is gone; trying again', { sandbox: s.id, pod, err: describeError(err) });
+        this.failedRemovals.add(s.id);
+      });
+    }
+    for (const id of this.failedRemovals) if (!this.snapshot.sandboxes.some((s) => s.id === id)) this.failedRemovals.delete(id);
+    for (const [id, sandbox] of this.lone.look(loneContainers(this.snapshot), Date.now())) {
+      this.o.log.warn('removing a container whose pod sandbox the runtime no longer has', { container: id, sandbox });
+      await this.o.cri.removeContainer({ container_id: id }).then(
+        () => this.lone.forget(id),
+        (err: unknown) => this.o.log.warn('cannot remove a container without its sandbox; will try again', { container: id, err: describeError(err) }),
+      );
     }
     for (const uid of await readdir(this.podsDir).catch(() => [])) {
       if (!gone(uid) || this.snapshot.sandboxes.some((s) => s.labels[LABEL.podUid] === uid)) continue;

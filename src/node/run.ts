@@ -1,6 +1,6 @@
 /**
  * A node agent process: the CRI client, the streaming server (with the resource sampler's /stats/summary), the
- * agent, its NetworkPolicy controller and the sweeps of lost shims and stale namespace files (src/node/orphan-shims.ts, stale-netns.ts), wired together and stopped together. Stopping leaves the node's pods running in the runtime for
+ * agent, its NetworkPolicy controller and the sweeps of lost shims and stale namespace files (src/node/orphan-shims.ts, stale-files.ts), wired together and stopped together. Stopping leaves the node's pods running in the runtime for
  * the next agent to adopt.
  */
 import { CriClient } from '../cri/index.js';
@@ -10,7 +10,7 @@ import { describeError } from '../errors.js';
 import { NodeAgent, type NodeCapacity } from './agent.js';
 import { endShim, idleSandboxShims, OrphanShims } from './orphan-shims.js';
 import { NetworkPolicyController } from './network-policy.js';
-import { staleNetnsFiles } from './stale-netns.js';
+import { staleRuntimeFiles } from './stale-files.js';
 import { hostProcFs, StatsSampler } from './stats/index.js';
 import { NodeStreamingServer } from './streaming/index.js';
 import { removePodDir } from './volumes.js';
@@ -83,14 +83,14 @@ export async function runNodeAgent(o: NodeRunOptions): Promise<{ agent: NodeAgen
     sandboxIds: async () => new Set((await cri.listPodSandbox({})).items.map((s) => s.id)),
   });
   orphans.start();
-  const netnsFiles = staleNetnsFiles(cri, o.log);
-  netnsFiles.start();
+  const runtimeFiles = staleRuntimeFiles(cri, o.log);
+  runtimeFiles.start();
   const started = agent;
   return {
     agent: started, streamingPort,
     stop: async (why?: string) => {
       await orphans.stop();
-      await netnsFiles.stop();
+      await runtimeFiles.stop();
       await policies?.stop();
       await started.stop();
       if (why !== undefined) {

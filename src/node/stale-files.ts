@@ -1,0 +1,142 @@
+/**
+ * Files the runtime left behind when it was killed at the wrong moment, which nothing looks at again:
+ *
+ * - **Pod network namespace files.** containerd's CRI (with `netns_mounts_under_state_dir`) makes a pod's namespace
+ *   as a file `<CRI state>/netns/cni-<uuid>` with the namespace bind-mounted on it; killed between making the file
+ *   and mounting it, or between unmounting and removing it, it leaves the empty file. One not mounted is stale. The
+ *   host's /run/netns, which CRI uses without that option and which holds other users' namespaces, is never looked at.
+ * - **Task bundles.** `<containerd state>/io.containerd.runtime.v2.task/k8s.io/<id>` holds a task's spec and work
+ *   link while its shim runs there. One whose id CRI knows as neither a sandbox nor a container, in which no process
+ *   runs (a shim's working directory is its bundle), is stale: containerd would remove it only on its next start.
+ *
+ * Either is removed once it has looked stale for ORPHAN_MS over two looks, and is looked at once more just before.
+ */
+import { readdir, readlink, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import type { CriClient } from '../cri/index.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { mountPoints, unmountBelow } from '../mounts.js';
+import { Lingering, Periodic } from './lingering.js';
+import { ORPHAN_CHECK_MS, ORPHAN_MS } from './orphan-shims.js';
+
+/** The part of CRI's verbose status (`info.config`, containerd's CRI plugin config) this needs. */
+const CriConfig = z.object({ stateDir: z.string().min(1), netnsMountsUnderStateDir: z.boolean().optional() });
+
+export interface RuntimeDirs {
+  /** CRI's own netns directory, when it has one. */
+  netns?: string;
+  /** The task bundles of CRI's namespace. */
+  bundles: string;
+}
+
+/** Where CRI keeps its pods' network namespaces and the runtime its task bundles, from CRI's verbose status. */
+export function runtimeDirs(statusInfo: Record<string, string>): RuntimeDirs | undefined {
+  const raw = statusInfo['config'];
+  if (raw === undefined) return undefined;
+  const config = CriConfig.safeParse(JSON.parse(raw));
+  if (!config.success) return undefined;
+  const { stateDir, netnsMountsUnderStateDir } = config.data;
+  return {
+    ...(netnsMountsUnderStateDir ? { netns: join(stateDir, 'netns') } : {}),
+    bundles: join(dirname(stateDir), 'io.containerd.runtime.v2.task', 'k8s.io'),
+  };
+}
+
+/** One kind of stale file: what may be stale now, and how to remove one. */
+export interface StaleKind {
+  /** How logs name it. */
+  what: string;
+  /** The paths that look stale now. */
+  candidates(): Promise<string[]>;
+  remove(path: string): Promise<void>;
+}
+
+export class StaleFiles {
+  private readonly suspects = new Lingering<true>(ORPHAN_MS);
+  private readonly periodic: Periodic;
+
+  constructor(private readonly kinds: readonly StaleKind[], private readonly now: () => number, private readonly log: Logger) {
+    this.periodic = new Periodic(() => this.check(), 'look for stale runtime files', log);
+  }
+
+  start(intervalMs = ORPHAN_CHECK_MS): void {
+    this.periodic.start(intervalMs);
+  }
+
+  stop(): Promise<void> {
+    return this.periodic.stop();
+  }
+
+  /** Looks once; removes what has looked stale for ORPHAN_MS over two looks and still does. Returns the paths. */
+  async check(): Promise<string[]> {
+    const found = new Map<string, StaleKind>();
+    for (const kind of this.kinds) for (const path of await kind.candidates()) found.set(path, kind);
+    const removed: string[] = [];
+    for (const [path] of this.suspects.look(new Map([...found.keys()].map((p) => [p, true as const])), this.now())) {
+      const kind = found.get(path)!;
+      // Looked at once more: a sandbox being made right now may have mounted or started in it since.
+      if (!(await kind.candidates()).includes(path)) continue;
+      try {
+        await kind.remove(path);
+        removed.push(path);
+        this.suspects.forget(path);
+        this.log.warn(`removed ${kind.what} the runtime left (containerd stopped at the wrong moment)`, { path });
+      } catch (err) {
+        this.log.warn(`cannot remove ${kind.what}; will try again`, { path, err: describeError(err) });
+      }
+    }
+    return removed;
+  }
+}
+
+const entries = (dir: string): Promise<string[]> =>
+  readdir(dir).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return []; throw err; });
+
+/** Every working directory of this host's processes. */
+async function workingDirectories(): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of await entries('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cwd = await readlink(`/proc/${p}/cwd`).catch(() => undefined);
+    if (cwd !== undefined) out.push(cwd);
+  }
+  return out;
+}
+
+/** The two kinds over a real CRI and this host. */
+export function staleRuntimeFiles(cri: CriClient, log: Logger): StaleFiles {
+  const dirs = async (): Promise<RuntimeDirs | undefined> => runtimeDirs((await cri.status({ verbose: true })).info);
+  const netns: StaleKind = {
+    what: 'a pod network namespace file',
+    candidates: async () => {
+      const dir = (await dirs())?.netns;
+      if (dir === undefined) return [];
+      const mounted = new Set(await mountPoints());
+      return (await entries(dir)).filter((n) => n.startsWith('cni-')).map((n) => join(dir, n)).filter((p) => !mounted.has(p));
+    },
+    remove: (path) => rm(path, { force: true }),
+  };
+  const bundles: StaleKind = {
+    what: 'a task bundle',
+    candidates: async () => {
+      const dir = (await dirs())?.bundles;
+      if (dir === undefined) return [];
+      const names = await entries(dir);
+      if (names.length === 0) return [];
+      const [sandboxes, containers] = await Promise.all([cri.listPodSandbox({}), cri.listContainers({})]);
+      const known = new Set([...sandboxes.items.map((s) => s.id), ...containers.containers.map((c) => c.id)]);
+      const busy = await workingDirectories();
+      return names.filter((n) => !known.has(n)).map((n) => join(dir, n))
+        .filter((p) => !busy.some((cwd) => cwd === p || cwd.startsWith(`${p}/`) || cwd === `${p} (deleted)`));
+    },
+    remove: async (path) => {
+      const work = await readlink(join(path, 'work')).catch(() => undefined);
+      await unmountBelow(path, `bundle/${path}`);
+      if (work) await rm(work, { recursive: true, force: true });
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+  return new StaleFiles([netns, bundles], Date.now, log);
+}
