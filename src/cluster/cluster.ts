@@ -8,7 +8,7 @@
  * network (for the nodes, which live in other network namespaces); the nodes' kubeconfig names the latter.
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ensurePki, readToken, writeKubeconfig } from '../api/index.js';
@@ -29,6 +29,7 @@ import { layoutAt, type ClusterLayout } from './layout.js';
 import { machineFacts, type Machine } from './machine.js';
 import { Node } from './node.js';
 import { NodePool, type PoolHost } from './node-pool.js';
+import { processTable } from '../process-table.js';
 import { isAlive, killProcessTrees, lastLogLine, stopProcess, waitUntil, type ManagedProcess } from './processes.js';
 import { startRegistry } from './registry.js';
 import {
@@ -40,6 +41,8 @@ import {
 import { SupervisorClient, type DaemonSpec, type DaemonStatus } from './supervisor.js';
 
 const daemonScript = join(dirname(fileURLToPath(import.meta.url)), 'daemon.js');
+/** The programs a cluster runs besides its own daemons (daemon.js). */
+const DAEMON_BINARIES = new Set(['etcd', 'docker-registry', 'containerd']);
 const CONTROL_PLANE = ['etcd', 'apiserver', ...API_CLIENT_DAEMONS.map((d) => d.name), 'registry'] as const;
 
 export interface ClusterOptions {
@@ -341,7 +344,19 @@ export class Cluster implements PoolHost {
   /** Whether anything of the cluster is left on this machine (processes, namespaces, the host's port). */
   private async leftovers(): Promise<boolean> {
     if ([...this.supervisor.pids().values()].some(isAlive) || this.supervisor.running() !== undefined) return true;
+    if (processTable().some((p) => this.ownsCommand(p.cmdline))) return true;
     return (await clusterNamespaces(this.key)).length > 0;
+  }
+
+  /**
+   * Whether a command line is one of this cluster's daemons: each names a file of the cluster's directory (etcd's
+   * data, the PKI, a kubeconfig, the registry's or a node's config). A start interrupted before the supervisor knew
+   * its daemons (its own process killed) leaves them running with no record; this is how they are found.
+   */
+  private ownsCommand(cmdline: string): boolean {
+    if (!cmdline.includes(`${this.layout.dir}/`)) return false;
+    // A daemon, not a client such as a kubectl given the cluster's kubeconfig.
+    return cmdline.includes(`/${basename(dirname(daemonScript))}/daemon.js\0`) || DAEMON_BINARIES.has(basename(cmdline.split('\0')[0] ?? ''));
   }
 
   /**
@@ -368,6 +383,11 @@ export class Cluster implements PoolHost {
       const socket = join(this.store.socketDir(), `${this.key}-n${index}.sock`);
       killProcessTrees((cmd) => cmd.includes(`\0${socket}\0`));
       await removeNodeNetwork(this.key, Number(index));
+    }
+    const stray = killProcessTrees((cmd) => this.ownsCommand(cmd));
+    if (stray.length > 0) {
+      this.log.warn('killed processes of the cluster that no record named (a start was interrupted)', { pids: stray });
+      alive.push(`${stray.length} process${stray.length === 1 ? '' : 'es'} of an interrupted start`);
     }
     await unmountBelow(this.layout.nodesDir, describeCluster(this.id));
     await removeClusterNetwork(this.key);

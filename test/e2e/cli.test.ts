@@ -1,7 +1,7 @@
 /** `sandpod up` and `sandpod down` as a user runs them: progress, the kubeconfig path, and nothing left behind. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,32 @@ test('sandpod up prints progress and the kubeconfig; kubectl works; sandpod down
     assert.equal(leftovers(root), '');
     const twice = await run(process.execPath, [main, 'down', ...dirs]);
     assert.match(twice.stdout, /nothing was running/);
+  } finally {
+    await run(process.execPath, [main, 'down', ...dirs]);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('sandpod up killed half-way: its daemons are not lost; sandpod down finds and stops them', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sandpod-api-e2e-cli-'));
+  const dirs = ['--state-dir', join(root, 'state'), '--run-dir', join(root, 'run')];
+  try {
+    // Killed once the control plane runs and before the supervisor knows it: nothing but the processes say they run.
+    const up = spawn(process.execPath, [main, 'up', ...dirs, ...net()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    await new Promise<void>((resolve, reject) => {
+      up.stdout.on('data', (d: Buffer) => {
+        said += d.toString();
+        if (/starting the image registry/.test(said)) { up.kill('SIGKILL'); resolve(); }
+      });
+      up.once('exit', () => reject(new Error(`up ended before the registry step:\n${said}`)));
+    });
+    await new Promise((r) => up.once('exit', r));
+    assert.match(leftovers(root), /daemon\.js apiserver/, 'the API server outlived its up');
+    const down = await run(process.execPath, [main, 'down', ...dirs]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /stopped \d+ processes of an interrupted start/);
+    assert.equal(leftovers(root), '');
   } finally {
     await run(process.execPath, [main, 'down', ...dirs]);
     rmSync(root, { recursive: true, force: true });
