@@ -10,7 +10,7 @@ import { PAUSE_IMAGE } from '../../src/images/pause.js';
 import { KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { waitUntil } from '../../src/wait.js';
 import { execText, localCluster } from './local-cluster.js';
-import { footprint, footprintFiles, footprintTable, lineChanges, nftRuleLines, settledFootprint, type Footprint } from './node-footprint.js';
+import { footprint, footprintFiles, footprintTable, lineChanges, nftRuleLines, settledFootprint, whatCriHas, type Footprint } from './node-footprint.js';
 
 const c = localCluster('churn', { subnetPrefix: '10.244', bridgePrefix: 'spc' });
 const CYCLES = Number(process.env['SANDPOD_CHURN_CYCLES'] ?? 200);
@@ -94,7 +94,7 @@ test(`${CYCLES} VM pods and ${CYCLES} runc pods created and deleted leave the no
     for (const k of Object.keys(before) as Array<keyof Footprint>) {
       if (k === 'events') continue;
       if (k === 'daemonFds') assert.ok(Math.abs(after[k] - before[k]) <= FD_SLACK, `the daemons' open files are back where they started (${before[k]} → ${after[k]})`);
-      else if (k === 'files') assert.equal(after[k], before[k], `files are back where they started:\n${lineChanges(filesBefore, await footprintFiles(c.root))}`);
+      else if (k === 'files') assert.equal(after[k], before[k], `files are back where they started:\n${lineChanges(filesBefore, await footprintFiles(c.root))}\nwhat CRI has:\n${await whatCriHas(c.root)}`);
       else if (k === 'nftRules') assert.equal(after[k], before[k], `nftables rules are back where they started:\n${lineChanges(nftBefore, await nftRuleLines(c.nodeNetns))}`);
       else assert.equal(after[k], before[k], `${k} is back where it started`);
     }

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CriClient } from '../../src/cri/index.js';
 import { KubeClient, type KubeObject } from '../../src/kube/index.js';
@@ -17,7 +17,7 @@ import { processCommandLines } from '../../src/pod-vm-identity.js';
 import { waitUntil } from '../../src/wait.js';
 import { processesWhere, sandpod } from './helpers.js';
 import { execText, localCluster } from './local-cluster.js';
-import { footprint, footprintFiles, footprintTable, lineChanges, settledFootprint, type Footprint } from './node-footprint.js';
+import { footprint, footprintFiles, footprintTable, lineChanges, settledFootprint, whatCriHas, type Footprint } from './node-footprint.js';
 
 const c = localCluster('faults', { subnetPrefix: '10.241' });
 const NS = '/api/v1/namespaces/default/pods';
@@ -183,6 +183,11 @@ test('kill -9 of each part of the cluster under load: pods run exactly once, not
     }, {
       timeoutMs: 180_000, intervalMs: 2000,
       onTimeout: () => new Error(`the node did not return to its footprint:\n${footprintTable(before, after ?? before)}\nits processes now:\n${processesNow.join('\n')}\nits files, against before:\n${filesNow}`),
+    }).catch(async (err: unknown) => {
+      // Whose files: what CRI still has, and what the logs say of each 64-hex id among the files left.
+      const ids = [...new Set(filesNow.match(/[0-9a-f]{64}/g) ?? [])].slice(0, 3);
+      const said = await Promise.all(ids.map(async (id) => `${id}:\n${(await execText('sh', ['-c', `grep -rh -- '${id.slice(0, 24)}' ${c.root}/state --include='*.log*' | tail -n 25`])).stdout}`));
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nwhat CRI has:\n${await whatCriHas(c.root)}\n${said.join('\n')}`);
     });
     process.stdout.write(`${footprintTable(before, after ?? before)}\n`);
   } finally {
@@ -197,6 +202,9 @@ test('a reboot (every process killed, run directory, mounts and namespaces gone)
     await client.create(NS, pod('survivor-runc', false));
     await client.create(NS, pod('survivor-vm', true));
     await c.waitFor('the survivors running', () => allRunning(client), 240_000);
+    // The runc containers' cgroups: a real reboot empties the cgroup hierarchy with everything else.
+    const cri = new CriClient(await criSocket());
+    const ids = await Promise.all([cri.listPodSandbox({}), cri.listContainers({})]).then(([s, k]) => [...s.items.map((x) => x.id), ...k.containers.map((x) => x.id)]).finally(() => cri.close());
     // What a power cut does: every process gone at once, then /run (tmpfs) and every mount and namespace gone.
     for (const pid of await processesWhere((cmd) => cmd.includes(c.root) || (cmd.startsWith('qemu-system') && cmd.includes(c.root)))) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
@@ -207,6 +215,9 @@ test('a reboot (every process killed, run directory, mounts and namespaces gone)
     for (const ns of [`sandpod-${key}`, c.nodeNetns]) await execText('ip', ['netns', 'delete', ns]);
     await execText('ip', ['link', 'delete', `spc${key}`]);
     await rm(join(c.root, 'run'), { recursive: true, force: true });
+    for (const controller of await readdir('/sys/fs/cgroup')) {
+      for (const id of ids) await rmdir(join('/sys/fs/cgroup', controller, 'k8s.io', id)).catch(() => undefined);
+    }
     // Kubernetes times have seconds: a container started again after the reboot started at this second or later.
     const rebootAt = Math.floor(Date.now() / 1000) * 1000;
     const up = await sandpod(['up', ...c.roots], process.env, undefined, 300_000);

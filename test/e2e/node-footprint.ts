@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CriClient } from '../../src/cri/index.js';
 import type { KubeClient } from '../../src/kube/index.js';
 import { processesWhere } from './helpers.js';
 import { execText } from './local-cluster.js';
@@ -120,4 +121,24 @@ export async function settledFootprint(root: string, nodeNetns: string, client: 
 export function footprintTable(before: Footprint, after: Footprint): string {
   const keys = Object.keys(before) as Array<keyof Footprint>;
   return keys.map((k) => `# ${k.padEnd(10)} before ${String(before[k]).padStart(6)}  after ${String(after[k]).padStart(6)}`).join('\n');
+}
+
+/** For a failure message: the pod sandboxes and containers the node's CRI still has (a leak's owner, by name). */
+export async function whatCriHas(root: string): Promise<string> {
+  const dir = join(root, 'run', 'sockets');
+  const sockets = (await readdir(dir).catch(() => [] as string[])).filter((f) => /-n\d+\.sock$/.test(f));
+  const lines: string[] = [];
+  for (const s of sockets) {
+    const cri = new CriClient(join(dir, s), { timeoutMs: 10_000 });
+    try {
+      const [sandboxes, containers] = await Promise.all([cri.listPodSandbox({}), cri.listContainers({})]);
+      for (const p of sandboxes.items) lines.push(`${s}: sandbox ${p.id} ${p.state} ${p.metadata?.namespace}/${p.metadata?.name} (${p.runtime_handler || 'runc'})`);
+      for (const k of containers.containers) lines.push(`${s}: container ${k.id} ${k.state} ${k.metadata?.name} of sandbox ${k.pod_sandbox_id}`);
+    } catch (err) {
+      lines.push(`${s}: ${String(err)}`);
+    } finally {
+      cri.close();
+    }
+  }
+  return lines.length === 0 ? 'CRI has no sandbox and no container' : lines.join('\n');
 }
