@@ -63,7 +63,28 @@ async function stored(client: KubeClient, path: string): Promise<number> {
  * The footprint of the cluster under `root` whose one node has the network namespace `nodeNetns`. Logs and etcd's
  * own files are left out of the file count: they grow by design (bounded by rotation and compaction).
  */
+/** The nodes' containerd sockets under a cluster's run root. */
+async function nodeSockets(root: string): Promise<string[]> {
+  const dir = join(root, 'run', 'sockets');
+  return (await readdir(dir).catch(() => [] as string[])).filter((f) => /-n\d+\.sock$/.test(f)).map((f) => join(dir, f));
+}
+
+/**
+ * Runs each node's containerd garbage collection now. A removed container's snapshot directory goes at a collection;
+ * containerd's scheduler drops a deletion whose event lands while a collection finishes (the container's record and
+ * its snapshot are two writes), so the last pod's snapshot can wait for the next pod. A lease deleted with --sync
+ * collects at once and touches nothing still referenced.
+ */
+async function collectGarbage(root: string): Promise<void> {
+  for (const address of await nodeSockets(root)) {
+    const id = `sandpod-footprint-${process.pid}`;
+    await execText('ctr', ['--address', address, '-n', 'k8s.io', 'leases', 'create', '--id', id]);
+    await execText('ctr', ['--address', address, '-n', 'k8s.io', 'leases', 'delete', '--sync', id]);
+  }
+}
+
 export async function footprint(root: string, nodeNetns: string, client: KubeClient): Promise<Footprint> {
+  await collectGarbage(root);
   // A `runc init` (a container created and never started) names the cluster only in its environment.
   const pids = await processesWhere(async (cmd, environ) => cmd.includes(root) || (await environ()).includes(root));
   const daemons = await processesWhere((cmd) => cmd.includes(root) && !cmd.startsWith('qemu-system') && !cmd.includes('shim'));
@@ -125,11 +146,9 @@ export function footprintTable(before: Footprint, after: Footprint): string {
 
 /** For a failure message: the pod sandboxes and containers the node's CRI still has (a leak's owner, by name). */
 export async function whatCriHas(root: string): Promise<string> {
-  const dir = join(root, 'run', 'sockets');
-  const sockets = (await readdir(dir).catch(() => [] as string[])).filter((f) => /-n\d+\.sock$/.test(f));
   const lines: string[] = [];
-  for (const s of sockets) {
-    const cri = new CriClient(join(dir, s), { timeoutMs: 10_000 });
+  for (const s of await nodeSockets(root)) {
+    const cri = new CriClient(s, { timeoutMs: 10_000 });
     try {
       const [sandboxes, containers] = await Promise.all([cri.listPodSandbox({}), cri.listContainers({})]);
       for (const p of sandboxes.items) lines.push(`${s}: sandbox ${p.id} ${p.state} ${p.metadata?.namespace}/${p.metadata?.name} (${p.runtime_handler || 'runc'})`);
