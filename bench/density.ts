@@ -109,9 +109,10 @@ async function main(): Promise<void> {
       created += names.length;
       await waitUntil(async () => {
         const states = (await client.list(SELECTED)).items.map(podState);
+        // A pod the scheduler refuses ends the run, once the ones it placed are Ready too.
         const refused = states.find((s) => s.unschedulable !== undefined);
-        if (refused) { stop = `the scheduler refused a pod: ${refused.unschedulable}`; return true; }
-        return states.length === created && states.every((s) => s.ready) ? true : undefined;
+        if (refused) stop = `the scheduler refused ${states.filter((s) => s.unschedulable !== undefined).length} pod(s): ${refused.unschedulable}`;
+        return states.length === created && states.every((s) => s.ready || s.unschedulable !== undefined) ? true : undefined;
       }, { timeoutMs: 30 * 60_000, intervalMs: 1000, onTimeout: () => new Error(`the pods of batch ${batches.length + 1} were not Ready within 30 min`) });
       const ready = (await client.list(SELECTED)).items.filter((p) => podState(p).ready).length;
       batches.push(`${names.length} in ${((Date.now() - b0) / 1000).toFixed(0)} s`);
@@ -141,9 +142,10 @@ async function main(): Promise<void> {
     lines.push(`density: ${n} idle VM pods Ready (${POD_MEMORY} limit, busybox sleep), target ${TARGET}, batches of ${BATCH}; ${stop ? `stopped: ${stop}` : 'target reached'}`);
     lines.push(`  time to all Ready: ${allReadyS.toFixed(0)} s (batches: ${batches.join(', ')})`);
     lines.push(`  processes: ${procs.qemu.length} QEMU, ${procs.shim.length} shims`);
-    lines.push(`  PSS per pod: QEMU ${mib(sum(qemuPss) / Math.max(1, procs.qemu.length))}, shim ${mib(sum(shimPss) / Math.max(1, procs.shim.length))}, total ${mib((sum(qemuPss) + sum(shimPss)) / Math.max(1, n))}`);
+    if (procs.qemu.length !== n) lines.push(`  note: ${procs.qemu.length} QEMU processes for ${n} Ready pods`);
+    lines.push(`  PSS per pod: QEMU ${mib(sum(qemuPss) / Math.max(1, procs.qemu.length))}, shim ${mib(sum(shimPss) / Math.max(1, procs.shim.length))}, total ${mib((sum(qemuPss) + sum(shimPss)) / Math.max(1, procs.qemu.length))}`);
     lines.push(`  PSS of the set: ${mib(sum(qemuPss) + sum(shimPss))}; host MemAvailable now ${(await memAvailableMiB()).toFixed(0)} MiB`);
-    lines.push(`  CPU of the idle set over ${IDLE_S} s: ${(idleCores * 1000).toFixed(0)} millicores in all, ${((idleCores * 1000) / Math.max(1, n)).toFixed(1)} per pod`);
+    lines.push(`  CPU of the idle set over ${IDLE_S} s: ${(idleCores * 1000).toFixed(0)} millicores in all, ${((idleCores * 1000) / Math.max(1, procs.qemu.length)).toFixed(1)} per pod`);
     lines.push(`  kubectl exec … true into ${execMs.length} pods: p50 ${pct(execMs, 50).toFixed(0)} ms, p90 ${pct(execMs, 90).toFixed(0)} ms`);
     await client.call('DELETE', SELECTED).catch((err: unknown) => process.stderr.write(`  deleting the pods failed (down removes them): ${String(err)}\n`));
   } finally {
