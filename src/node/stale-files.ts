@@ -107,7 +107,9 @@ async function workingDirectories(): Promise<string[]> {
 
 /** The two kinds over a real CRI and this host. */
 export function staleRuntimeFiles(cri: CriClient, log: Logger): StaleFiles {
-  const dirs = async (): Promise<RuntimeDirs | undefined> => runtimeDirs((await cri.status({ verbose: true })).info);
+  // Fixed for the runtime's life: asked once it answers.
+  let known: RuntimeDirs | undefined;
+  const dirs = async (): Promise<RuntimeDirs | undefined> => (known ??= runtimeDirs((await cri.status({ verbose: true })).info));
   const netns: StaleKind = {
     what: 'a pod network namespace file',
     candidates: async () => {
