@@ -8,9 +8,9 @@ test('CRI\'s netns directory (only with netns_mounts_under_state_dir) and the ta
   const config = (c: object): Record<string, string> => ({ config: JSON.stringify(c) });
   const state = '/n/state/io.containerd.grpc.v1.cri';
   assert.deepEqual(runtimeDirs(config({ stateDir: state, netnsMountsUnderStateDir: true })),
-    { netns: `${state}/netns`, bundles: '/n/state/io.containerd.runtime.v2.task/k8s.io' });
-  assert.deepEqual(runtimeDirs(config({ stateDir: state, netnsMountsUnderStateDir: false })),
-    { bundles: '/n/state/io.containerd.runtime.v2.task/k8s.io' }, 'the host\'s /run/netns is not ours');
+    { netns: `${state}/netns`, bundles: '/n/state/io.containerd.runtime.v2.task/k8s.io', runc: '/run/containerd/runc/k8s.io' });
+  assert.deepEqual(runtimeDirs(config({ stateDir: state, netnsMountsUnderStateDir: false, containerd: { runtimes: { runc: { options: { Root: '/n/runc' } } } } })),
+    { bundles: '/n/state/io.containerd.runtime.v2.task/k8s.io', runc: '/n/runc/k8s.io' }, 'the host\'s /run/netns is not ours; runc\'s Root is the handler\'s');
   assert.equal(runtimeDirs(config({ netnsMountsUnderStateDir: true })), undefined, 'no state directory named');
   assert.equal(runtimeDirs({}), undefined);
 });

@@ -9,26 +9,39 @@
  *   link while its shim runs there. One whose id CRI knows as neither a sandbox nor a container, in which no process
  *   runs (a shim's working directory is its bundle), is stale: containerd would remove it only on its next start.
  *
- * Either is removed once it has looked stale for ORPHAN_MS over two looks, and is looked at once more just before.
+ * - **runc container states.** `<runc root>/k8s.io/<id>` of a container runc created and never started (its
+ *   `exec.fifo`), whose lost shim was ended with no `runc init` left: an id CRI does not know, whose init is gone.
+ *
+ * Each is removed once it has looked stale for ORPHAN_MS over two looks, and is looked at once more just before.
  */
-import { readdir, readlink, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { CriClient } from '../cri/index.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { mountPoints, unmountBelow } from '../mounts.js';
+import { runTool } from '../run-tool.js';
 import { Lingering, Periodic } from './lingering.js';
 import { ORPHAN_CHECK_MS, ORPHAN_MS } from './orphan-shims.js';
 
 /** The part of CRI's verbose status (`info.config`, containerd's CRI plugin config) this needs. */
-const CriConfig = z.object({ stateDir: z.string().min(1), netnsMountsUnderStateDir: z.boolean().optional() });
+const CriConfig = z.object({
+  stateDir: z.string().min(1), netnsMountsUnderStateDir: z.boolean().optional(),
+  containerd: z.object({ runtimes: z.record(z.string(), z.object({ options: z.record(z.string(), z.unknown()).nullish() }).passthrough()).optional() }).passthrough().optional(),
+});
+
+/** runc's state root when the runc handler names none. */
+const RUNC_DEFAULT_ROOT = '/run/containerd/runc';
 
 export interface RuntimeDirs {
   /** CRI's own netns directory, when it has one. */
   netns?: string;
   /** The task bundles of CRI's namespace. */
   bundles: string;
+  /** runc's container states of CRI's namespace (the runc handler's Root). */
+  runc: string;
 }
 
 /** Where CRI keeps its pods' network namespaces and the runtime its task bundles, from CRI's verbose status. */
@@ -37,10 +50,12 @@ export function runtimeDirs(statusInfo: Record<string, string>): RuntimeDirs | u
   if (raw === undefined) return undefined;
   const config = CriConfig.safeParse(JSON.parse(raw));
   if (!config.success) return undefined;
-  const { stateDir, netnsMountsUnderStateDir } = config.data;
+  const { stateDir, netnsMountsUnderStateDir, containerd } = config.data;
+  const root = containerd?.runtimes?.['runc']?.options?.['Root'];
   return {
     ...(netnsMountsUnderStateDir ? { netns: join(stateDir, 'netns') } : {}),
     bundles: join(dirname(stateDir), 'io.containerd.runtime.v2.task', 'k8s.io'),
+    runc: join(typeof root === 'string' && root !== '' ? root : RUNC_DEFAULT_ROOT, 'k8s.io'),
   };
 }
 
@@ -110,6 +125,10 @@ export function staleRuntimeFiles(cri: CriClient, log: Logger): StaleFiles {
   // Fixed for the runtime's life: asked once it answers.
   let known: RuntimeDirs | undefined;
   const dirs = async (): Promise<RuntimeDirs | undefined> => (known ??= runtimeDirs((await cri.status({ verbose: true })).info));
+  const criIds = async (): Promise<Set<string>> => {
+    const [sandboxes, containers] = await Promise.all([cri.listPodSandbox({}), cri.listContainers({})]);
+    return new Set([...sandboxes.items.map((s) => s.id), ...containers.containers.map((c) => c.id)]);
+  };
   const netns: StaleKind = {
     what: 'a pod network namespace file',
     candidates: async () => {
@@ -127,8 +146,7 @@ export function staleRuntimeFiles(cri: CriClient, log: Logger): StaleFiles {
       if (dir === undefined) return [];
       const names = await entries(dir);
       if (names.length === 0) return [];
-      const [sandboxes, containers] = await Promise.all([cri.listPodSandbox({}), cri.listContainers({})]);
-      const known = new Set([...sandboxes.items.map((s) => s.id), ...containers.containers.map((c) => c.id)]);
+      const known = await criIds();
       const busy = await workingDirectories();
       return names.filter((n) => !known.has(n)).map((n) => join(dir, n))
         .filter((p) => !busy.some((cwd) => cwd === p || cwd.startsWith(`${p}/`) || cwd === `${p} (deleted)`));
@@ -140,5 +158,28 @@ export function staleRuntimeFiles(cri: CriClient, log: Logger): StaleFiles {
       await rm(path, { recursive: true, force: true });
     },
   };
-  return new StaleFiles([netns, bundles], Date.now, log);
+  // A container runc created and never started keeps its state (exec.fifo) until `runc delete`; its lost shim ended
+  // (orphan-shims.ts) with no `runc init` left to name it, nothing else deletes it.
+  const runcStates: StaleKind = {
+    what: 'a runc container state',
+    candidates: async () => {
+      const dir = (await dirs())?.runc;
+      if (dir === undefined) return [];
+      const names = await entries(dir);
+      if (names.length === 0) return [];
+      const known = await criIds();
+      const unknown = names.filter((n) => !known.has(n));
+      const out: string[] = [];
+      for (const n of unknown) {
+        const pid = await readFile(join(dir, n, 'state.json'), 'utf8').then((t) => (JSON.parse(t) as { init_process_pid?: number }).init_process_pid, () => undefined);
+        if (pid === undefined || !existsSync(`/proc/${pid}`)) out.push(join(dir, n));
+      }
+      return out;
+    },
+    remove: async (path) => {
+      await runTool(`runc/${basename(path)}`, 'runc', ['--root', dirname(path), 'delete', '--force', basename(path)]).catch(() => undefined);
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+  return new StaleFiles([netns, bundles, runcStates], Date.now, log);
 }
