@@ -176,12 +176,22 @@ export async function endShim(shim: IdleShim): Promise<void> {
     try { process.kill(shim.pid, 'SIGKILL'); } catch { /* already gone */ }
     for (const child of children) {
       const state = runcStateDir(await readFile(`/proc/${child}/environ`, 'utf8').catch(() => ''));
-      if (state) await runTool(`sandbox/${shim.id}`, 'runc', ['--root', dirname(state), 'delete', '--force', basename(state)]).catch(() => undefined);
+      if (state) await runcDelete(state, `sandbox/${shim.id}`);
       try { process.kill(child, 'SIGKILL'); } catch { /* gone with its container */ }
     }
   }
-  const work = await readlink(join(shim.bundle, 'work')).catch(() => undefined);
-  await unmountBelow(shim.bundle, `sandbox/${shim.id}`);
+  await removeBundle(shim.bundle, `sandbox/${shim.id}`);
+}
+
+/** `runc delete --force` of the container whose runc state directory this is (its cgroup goes too); errors ignored. */
+export async function runcDelete(state: string, object: string): Promise<void> {
+  await runTool(object, 'runc', ['--root', dirname(state), 'delete', '--force', basename(state)]).catch(() => undefined);
+}
+
+/** A task bundle and the work directory it links to, after unmounting anything below it (as containerd would). */
+export async function removeBundle(bundle: string, object: string): Promise<void> {
+  const work = await readlink(join(bundle, 'work')).catch(() => undefined);
+  await unmountBelow(bundle, object);
   if (work) await rm(work, { recursive: true, force: true });
-  await rm(shim.bundle, { recursive: true, force: true });
+  await rm(bundle, { recursive: true, force: true });
 }

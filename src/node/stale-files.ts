@@ -21,10 +21,9 @@ import { z } from 'zod';
 import type { CriClient } from '../cri/index.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { mountPoints, unmountBelow } from '../mounts.js';
-import { runTool } from '../run-tool.js';
+import { mountPoints } from '../mounts.js';
 import { Lingering, Periodic } from './lingering.js';
-import { ORPHAN_CHECK_MS, ORPHAN_MS } from './orphan-shims.js';
+import { ORPHAN_CHECK_MS, ORPHAN_MS, removeBundle, runcDelete } from './orphan-shims.js';
 
 /** The part of CRI's verbose status (`info.config`, containerd's CRI plugin config) this needs. */
 const CriConfig = z.object({
@@ -125,9 +124,13 @@ export function staleRuntimeFiles(cri: CriClient, log: Logger): StaleFiles {
   // Fixed for the runtime's life: asked once it answers.
   let known: RuntimeDirs | undefined;
   const dirs = async (): Promise<RuntimeDirs | undefined> => (known ??= runtimeDirs((await cri.status({ verbose: true })).info));
-  const criIds = async (): Promise<Set<string>> => {
+  /** The entries of `dir` named by an id CRI knows as neither a sandbox nor a container. */
+  const unknownToCri = async (dir: string | undefined): Promise<string[]> => {
+    const names = dir === undefined ? [] : await entries(dir);
+    if (dir === undefined || names.length === 0) return [];
     const [sandboxes, containers] = await Promise.all([cri.listPodSandbox({}), cri.listContainers({})]);
-    return new Set([...sandboxes.items.map((s) => s.id), ...containers.containers.map((c) => c.id)]);
+    const known = new Set([...sandboxes.items.map((s) => s.id), ...containers.containers.map((c) => c.id)]);
+    return names.filter((n) => !known.has(n)).map((n) => join(dir, n));
   };
   const netns: StaleKind = {
     what: 'a pod network namespace file',
@@ -142,42 +145,27 @@ export function staleRuntimeFiles(cri: CriClient, log: Logger): StaleFiles {
   const bundles: StaleKind = {
     what: 'a task bundle',
     candidates: async () => {
-      const dir = (await dirs())?.bundles;
-      if (dir === undefined) return [];
-      const names = await entries(dir);
-      if (names.length === 0) return [];
-      const known = await criIds();
+      const unknown = await unknownToCri((await dirs())?.bundles);
+      if (unknown.length === 0) return [];
       const busy = await workingDirectories();
-      return names.filter((n) => !known.has(n)).map((n) => join(dir, n))
-        .filter((p) => !busy.some((cwd) => cwd === p || cwd.startsWith(`${p}/`) || cwd === `${p} (deleted)`));
+      return unknown.filter((p) => !busy.some((cwd) => cwd === p || cwd.startsWith(`${p}/`) || cwd === `${p} (deleted)`));
     },
-    remove: async (path) => {
-      const work = await readlink(join(path, 'work')).catch(() => undefined);
-      await unmountBelow(path, `bundle/${path}`);
-      if (work) await rm(work, { recursive: true, force: true });
-      await rm(path, { recursive: true, force: true });
-    },
+    remove: (path) => removeBundle(path, `bundle/${basename(path)}`),
   };
   // A container runc created and never started keeps its state (exec.fifo) until `runc delete`; its lost shim ended
   // (orphan-shims.ts) with no `runc init` left to name it, nothing else deletes it.
   const runcStates: StaleKind = {
     what: 'a runc container state',
     candidates: async () => {
-      const dir = (await dirs())?.runc;
-      if (dir === undefined) return [];
-      const names = await entries(dir);
-      if (names.length === 0) return [];
-      const known = await criIds();
-      const unknown = names.filter((n) => !known.has(n));
       const out: string[] = [];
-      for (const n of unknown) {
-        const pid = await readFile(join(dir, n, 'state.json'), 'utf8').then((t) => (JSON.parse(t) as { init_process_pid?: number }).init_process_pid, () => undefined);
-        if (pid === undefined || !existsSync(`/proc/${pid}`)) out.push(join(dir, n));
+      for (const path of await unknownToCri((await dirs())?.runc)) {
+        const pid = await readFile(join(path, 'state.json'), 'utf8').then((t) => (JSON.parse(t) as { init_process_pid?: number }).init_process_pid, () => undefined);
+        if (pid === undefined || !existsSync(`/proc/${pid}`)) out.push(path);
       }
       return out;
     },
     remove: async (path) => {
-      await runTool(`runc/${basename(path)}`, 'runc', ['--root', dirname(path), 'delete', '--force', basename(path)]).catch(() => undefined);
+      await runcDelete(path, `runc/${basename(path)}`);
       await rm(path, { recursive: true, force: true });
     },
   };
